@@ -1,0 +1,332 @@
+//! The `soundclass` command line. The binary parses [`Cli`] and hands it to
+//! [`execute`]; everything here returns the library's typed errors.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Config;
+use crate::data::audioset::{self, ImportOptions, MultiPolicy, Ontology};
+use crate::data::check::{check_manifest, CheckOptions};
+use crate::data::scan::{scan_tree, GroupBy};
+use crate::data::stats::{format_stats_table, manifest_stats};
+use crate::data::{Manifest, Split, SplitFractions};
+use crate::error::{Error, Result};
+use crate::util::absolute;
+
+#[derive(Debug, Parser)]
+#[command(name = "soundclass", version, about = "Sound classification research framework")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--config` and `--set`, shared by every command that reads a config.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConfigArgs {
+    /// Experiment config (TOML).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set training.lr=3e-4` (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+impl ConfigArgs {
+    pub fn load(&self) -> Result<Config> {
+        Config::load(self.config.as_deref(), &self.set)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build, import, check and describe datasets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Compute log-Mel spectrograms for a manifest.
+    Spectrogram(PendingArgs),
+    /// Hand-made features for the CPU baselines.
+    Features(PendingArgs),
+    /// Grid-searched CPU baselines on hand-made features.
+    Baseline(PendingArgs),
+    /// Train a CNN.
+    Train(PendingArgs),
+    /// Evaluate a trained run.
+    Evaluate(PendingArgs),
+    /// Predict classes of files, folders and long recordings.
+    Predict(PendingArgs),
+    /// Run a hyperparameter sweep.
+    Sweep(PendingArgs),
+    /// Build a report from runs.
+    Report(PendingArgs),
+    /// Benchmarks.
+    Bench(PendingArgs),
+}
+
+/// Arguments of a command whose implementation has not landed yet.
+#[derive(Debug, Args)]
+pub struct PendingArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub rest: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Folder-per-class tree (class = first folder level) to a manifest with
+    /// stratified, grouped splits.
+    Scan {
+        dir: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 0.15)]
+        val: f64,
+        #[arg(long, default_value_t = 0.15)]
+        test: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        #[arg(long, value_enum, default_value_t = GroupBy::Parent)]
+        group_by: GroupBy,
+        #[arg(long)]
+        json: bool,
+    },
+    /// AudioSet segment CSV + ontology to a manifest.
+    ImportAudioset {
+        #[arg(long)]
+        segments: PathBuf,
+        #[arg(long)]
+        ontology: PathBuf,
+        #[arg(long)]
+        audio_dir: PathBuf,
+        #[arg(long, value_delimiter = ',', default_value = "Speech,Music,Animal,Vehicle")]
+        classes: Vec<String>,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = MultiPolicy::Drop)]
+        multi: MultiPolicy,
+        /// File name of a segment's audio: {ytid} {start} {end} {start_ms} {end_ms}.
+        #[arg(long, default_value = "{ytid}_{start}.wav")]
+        path_template: String,
+        /// Split written for the imported clips.
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// Fraction of clips carved out as `val` (stratified).
+        #[arg(long, default_value_t = 0.0)]
+        val: f64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Keep rows whose audio file is not there (yet).
+        #[arg(long)]
+        keep_missing: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode every clip and report unreadable, empty, silent or too-short ones.
+    Validate {
+        manifest: PathBuf,
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Exit 0 even when bad clips are found.
+        #[arg(long)]
+        allow_bad: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Clips, hours and duration quantiles per class and split.
+    Stats {
+        manifest: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Run a parsed command line.
+pub fn execute(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Data(cmd) => data(cmd),
+        Command::Spectrogram(_) => pending("spectrogram", "log-Mel spectrograms"),
+        Command::Features(_) => pending("features", "hand-made features and CPU baselines"),
+        Command::Baseline(_) => pending("baseline", "hand-made features and CPU baselines"),
+        Command::Train(_) => pending("train", "CNN training"),
+        Command::Evaluate(_) => pending("evaluate", "CNN training"),
+        Command::Predict(_) => pending("predict", "prediction"),
+        Command::Sweep(_) => pending("sweep", "sweeps"),
+        Command::Report(_) => pending("report", "reports"),
+        Command::Bench(_) => pending("bench", "log-Mel spectrograms"),
+    }
+}
+
+fn pending(command: &str, issue: &str) -> Result<ExitCode> {
+    Err(Error::InvalidArgument(format!(
+        "`soundclass {command}` is not implemented yet (it lands with the {issue} issue)"
+    )))
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Error::InvalidArgument(format!("serialising output: {e}")))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn manifest_dir(out: &Path) -> PathBuf {
+    absolute(out)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn data(cmd: DataCommand) -> Result<ExitCode> {
+    match cmd {
+        DataCommand::Scan {
+            dir,
+            out,
+            val,
+            test,
+            seed,
+            group_by,
+            json,
+        } => {
+            let manifest = scan_tree(&dir, &manifest_dir(&out), SplitFractions::new(val, test)?, seed, group_by)?;
+            manifest.write(&out)?;
+            let count = |split: Split| manifest.clips.iter().filter(|c| c.split == split).count();
+            let summary = serde_json::json!({
+                "manifest": out,
+                "clips": manifest.clips.len(),
+                "classes": manifest.labels(),
+                "train": count(Split::Train),
+                "val": count(Split::Val),
+                "test": count(Split::Test),
+            });
+            if json {
+                print_json(&summary)?;
+            } else {
+                println!(
+                    "wrote {} clips of {} classes to {} (train {}, val {}, test {})",
+                    manifest.clips.len(),
+                    manifest.labels().len(),
+                    out.display(),
+                    count(Split::Train),
+                    count(Split::Val),
+                    count(Split::Test)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::ImportAudioset {
+            segments,
+            ontology,
+            audio_dir,
+            classes,
+            out,
+            multi,
+            path_template,
+            split,
+            val,
+            seed,
+            keep_missing,
+            json,
+        } => {
+            let split: Split = split.parse().map_err(Error::InvalidArgument)?;
+            let segs = audioset::read_segments(&segments)?;
+            let ontology = Ontology::load(&ontology)?;
+            let options = ImportOptions {
+                classes,
+                audio_dir,
+                manifest_dir: manifest_dir(&out),
+                path_template,
+                multi,
+                split,
+                val_fraction: val,
+                seed,
+                keep_missing,
+            };
+            let (manifest, report) = audioset::import(&segs, &ontology, &options)?;
+            manifest.write(&out)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!("{} segments in {}", report.segments, segments.display());
+                for (class, n) in &report.single {
+                    println!("  {class:<12} {n:>7}");
+                }
+                println!("  {:<12} {:>7}", "multi-class", report.multi);
+                println!("  {:<12} {:>7}", "none", report.none);
+                println!(
+                    "missing audio files: {}; dropped: {}; wrote {} rows to {}",
+                    report.missing_audio,
+                    report.dropped,
+                    report.written,
+                    out.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DataCommand::Validate {
+            manifest,
+            config,
+            allow_bad,
+            json,
+        } => {
+            let config = config.load()?;
+            let started = Instant::now();
+            let m = Manifest::load(&manifest)?;
+            let options = CheckOptions {
+                min_seconds: config.data.min_seconds,
+                silence_dbfs: config.data.silence_dbfs,
+            };
+            let checks = check_manifest(&m, options, json);
+            let bad: Vec<_> = checks.iter().filter(|c| c.problem.is_some()).collect();
+            let warned: Vec<_> = checks
+                .iter()
+                .filter(|c| c.problem.is_none() && c.corrupt_packets > 0)
+                .collect();
+            let seconds: f64 = checks.iter().filter_map(|c| c.duration_s).sum();
+            if json {
+                print_json(&serde_json::json!({
+                    "manifest": manifest,
+                    "checked": checks.len(),
+                    "ok": checks.len() - bad.len(),
+                    "bad": bad,
+                    "warnings": warned,
+                    "audio_hours": seconds / 3600.0,
+                    "wall_seconds": started.elapsed().as_secs_f64(),
+                }))?;
+            } else {
+                for c in &bad {
+                    let problem = c.problem.map(|p| p.as_str()).unwrap_or("");
+                    println!("BAD  {problem:<10} {}: {}", c.path.display(), c.detail);
+                }
+                for c in &warned {
+                    println!("WARN corrupt   {}: {} corrupt packets skipped", c.path.display(), c.corrupt_packets);
+                }
+                println!(
+                    "{} clips checked, {} bad, {:.2} h of audio decoded in {:.1} s",
+                    checks.len(),
+                    bad.len(),
+                    seconds / 3600.0,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(if bad.is_empty() || allow_bad {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        DataCommand::Stats { manifest, json } => {
+            let m = Manifest::load(&manifest)?;
+            let (stats, errors) = manifest_stats(&m, json);
+            if json {
+                print_json(&serde_json::json!({ "manifest": manifest, "stats": stats, "unreadable": errors }))?;
+            } else {
+                print!("{}", format_stats_table(&stats));
+                for e in &errors {
+                    eprintln!("skipped: {e}");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

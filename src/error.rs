@@ -1,0 +1,88 @@
+//! The library's one error type. Every variant that concerns a file or a
+//! config key names it, so a user can act on the message alone.
+
+use std::path::PathBuf;
+
+/// Result alias used across the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{path}: cannot decode audio: {reason}")]
+    Decode { path: PathBuf, reason: String },
+
+    #[error("{path}: {reason}")]
+    BadAudio { path: PathBuf, reason: String },
+
+    #[error("{path}: line {line}: {reason}")]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        reason: String,
+    },
+
+    #[error("{path}: {reason}")]
+    Manifest { path: PathBuf, reason: String },
+
+    #[error("{path}: {reason}")]
+    Ontology { path: PathBuf, reason: String },
+
+    #[error("unknown config key `{key}`{}", suggestion_text(.suggestion))]
+    UnknownConfigKey {
+        key: String,
+        suggestion: Option<String>,
+    },
+
+    #[error("config key `{key}`: {reason}")]
+    ConfigValue { key: String, reason: String },
+
+    #[error("{path}: invalid TOML: {reason}")]
+    ConfigSyntax { path: PathBuf, reason: String },
+
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+fn suggestion_text(suggestion: &Option<String>) -> String {
+    match suggestion {
+        Some(s) => format!(" (did you mean `{s}`?)"),
+        None => String::new(),
+    }
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Decode {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn bad_audio(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::BadAudio {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn manifest(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Error::Manifest {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! soundclass: sound classification research framework.
+//!
+//! Modules follow the data's path: [`audio`] decodes and resamples,
+//! [`data`] describes datasets, [`config`] holds every hyperparameter, and
+//! [`cli`] wires them to the `soundclass` command.
+
+pub mod audio;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod util;
+
+pub use config::Config;
+pub use error::{Error, Result};
