@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Regenerates the committed decoder fixtures in tests/data/formats/ and
 # tests/data/bad/garbage_frames.mp3 with ffmpeg (apt-get install ffmpeg).
-# Each format fixture is 0.5 s of a 440 Hz sine at 0.5 amplitude, 22050 Hz, mono.
+# Each format fixture is 0.5 s of a 440 Hz sine at 0.5 amplitude (lavfi sine is 1/8, times 4), 22050 Hz, mono.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=tests/data/formats
 mkdir -p "$out" tests/data/bad
-src=(-f lavfi -i "sine=frequency=440:sample_rate=22050:duration=0.5" -af "volume=0.5" -ac 1 -ar 22050)
+src=(-f lavfi -i "sine=frequency=440:sample_rate=22050:duration=0.5" -af "volume=4" -ac 1 -ar 22050)
 ff() { ffmpeg -hide_banner -loglevel error -y "${src[@]}" "$@"; }
 ff -c:a pcm_u8 "$out/pcm_u8.wav"
 ff -c:a pcm_s16le "$out/pcm_s16.wav"

@@ -17,7 +17,11 @@ use crate::error::{Error, Result};
 use crate::util::absolute;
 
 #[derive(Debug, Parser)]
-#[command(name = "soundclass", version, about = "Sound classification research framework")]
+#[command(
+    name = "soundclass",
+    version,
+    about = "Sound classification research framework"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -99,7 +103,11 @@ pub enum DataCommand {
         ontology: PathBuf,
         #[arg(long)]
         audio_dir: PathBuf,
-        #[arg(long, value_delimiter = ',', default_value = "Speech,Music,Animal,Vehicle")]
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "Speech,Music,Animal,Vehicle"
+        )]
         classes: Vec<String>,
         #[arg(long)]
         out: PathBuf,
@@ -188,7 +196,13 @@ fn data(cmd: DataCommand) -> Result<ExitCode> {
             group_by,
             json,
         } => {
-            let manifest = scan_tree(&dir, &manifest_dir(&out), SplitFractions::new(val, test)?, seed, group_by)?;
+            let manifest = scan_tree(
+                &dir,
+                &manifest_dir(&out),
+                SplitFractions::new(val, test)?,
+                seed,
+                group_by,
+            )?;
             manifest.write(&out)?;
             let count = |split: Split| manifest.clips.iter().filter(|c| c.split == split).count();
             let summary = serde_json::json!({
@@ -299,7 +313,11 @@ fn data(cmd: DataCommand) -> Result<ExitCode> {
                     println!("BAD  {problem:<10} {}: {}", c.path.display(), c.detail);
                 }
                 for c in &warned {
-                    println!("WARN corrupt   {}: {} corrupt packets skipped", c.path.display(), c.corrupt_packets);
+                    println!(
+                        "WARN corrupt   {}: {} corrupt packets skipped",
+                        c.path.display(),
+                        c.corrupt_packets
+                    );
                 }
                 println!(
                     "{} clips checked, {} bad, {:.2} h of audio decoded in {:.1} s",
@@ -319,7 +337,9 @@ fn data(cmd: DataCommand) -> Result<ExitCode> {
             let m = Manifest::load(&manifest)?;
             let (stats, errors) = manifest_stats(&m, json);
             if json {
-                print_json(&serde_json::json!({ "manifest": manifest, "stats": stats, "unreadable": errors }))?;
+                print_json(
+                    &serde_json::json!({ "manifest": manifest, "stats": stats, "unreadable": errors }),
+                )?;
             } else {
                 print!("{}", format_stats_table(&stats));
                 for e in &errors {

@@ -273,51 +273,50 @@ impl Config {
     /// Load `path` (or the defaults when `None`) and apply `overrides`, each
     /// `dotted.key=value` with a TOML value (bare words are strings).
     pub fn load(path: Option<&Path>, overrides: &[String]) -> Result<Self> {
-        let (mut table, base_dir) = match path {
+        let mut table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                let table: Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
-                    path: p.to_path_buf(),
-                    reason: e.message().to_string(),
-                })?;
-                (table, p.parent().map(Path::to_path_buf))
+                let mut table: Table =
+                    text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                        path: p.to_path_buf(),
+                        reason: e.message().to_string(),
+                    })?;
+                if let Some(dir) = p.parent() {
+                    resolve_paths_against(&mut table, dir);
+                }
+                table
             }
-            None => (Table::new(), None),
+            None => Table::new(),
         };
+        // Overrides come from the command line: their paths stay relative
+        // to the working directory.
         for item in overrides {
             apply_override(&mut table, item)?;
         }
-        let mut config = Self::from_table(table)?;
-        // A manifest path written in a config file is relative to that file.
-        if let (Some(dir), Some(manifest)) = (base_dir, config.data.manifest.as_mut()) {
-            if manifest.is_relative() && !manifest.exists() {
-                let candidate = dir.join(&*manifest);
-                if candidate.exists() {
-                    *manifest = candidate;
-                }
-            }
-        }
-        Ok(config)
+        Self::from_table(table)
     }
 
     /// Parse a TOML string (no overrides).
     pub fn from_toml_str(text: &str) -> Result<Self> {
-        let table: Table = text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
-            path: PathBuf::from("<string>"),
-            reason: e.message().to_string(),
-        })?;
+        let table: Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| Error::ConfigSyntax {
+                path: PathBuf::from("<string>"),
+                reason: e.message().to_string(),
+            })?;
         Self::from_table(table)
     }
 
     fn from_table(mut table: Table) -> Result<Self> {
         check_keys(&Value::Table(table.clone()), &schema(), "")?;
         apply_preset(&mut table)?;
-        let config: Config = serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
-            Error::ConfigValue {
-                key: e.path().to_string(),
-                reason: e.inner().to_string(),
-            }
-        })?;
+        let config: Config =
+            serde_path_to_error::deserialize(Value::Table(table)).map_err(|e| {
+                Error::ConfigValue {
+                    key: e.path().to_string(),
+                    reason: e.inner().to_string(),
+                }
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -335,7 +334,10 @@ impl Config {
         }
         let clip = self.audio.clip_seconds;
         if !(clip >= 0.0 && clip.is_finite()) {
-            return bad("audio.clip_seconds", "must be >= 0 seconds (0 keeps whole clips)");
+            return bad(
+                "audio.clip_seconds",
+                "must be >= 0 seconds (0 keeps whole clips)",
+            );
         }
         let s = &self.spectrogram;
         if s.n_fft < 2 {
@@ -345,7 +347,10 @@ impl Config {
             return bad("spectrogram.hop_length", "must be positive");
         }
         if s.win_length > s.n_fft {
-            return bad("spectrogram.win_length", "must not exceed spectrogram.n_fft");
+            return bad(
+                "spectrogram.win_length",
+                "must not exceed spectrogram.n_fft",
+            );
         }
         if s.n_mels == 0 {
             return bad("spectrogram.n_mels", "must be positive");
@@ -356,12 +361,15 @@ impl Config {
             return bad("spectrogram.fmin", "must be >= 0 and below fmax");
         }
         if fmax > nyquist {
-            return bad("spectrogram.fmax", "must not exceed half of audio.sample_rate");
+            return bad(
+                "spectrogram.fmax",
+                "must not exceed half of audio.sample_rate",
+            );
         }
         if self.training.batch_size == 0 {
             return bad("training.batch_size", "must be positive");
         }
-        if !(self.training.lr > 0.0) {
+        if self.training.lr.is_nan() || self.training.lr <= 0.0 {
             return bad("training.lr", "must be positive");
         }
         if !(0.0..1.0).contains(&self.model.dropout) {
@@ -384,6 +392,17 @@ impl Config {
     /// Write the resolved configuration atomically to `path`.
     pub fn write_resolved(&self, path: &Path) -> Result<()> {
         crate::util::atomic_write_str(path, &self.to_toml_string()?)
+    }
+}
+
+/// Path-valued keys of a config file are relative to the file's folder.
+fn resolve_paths_against(table: &mut Table, dir: &Path) {
+    if let Some(Value::Table(data)) = table.get_mut("data") {
+        if let Some(Value::String(manifest)) = data.get_mut("manifest") {
+            if Path::new(manifest.as_str()).is_relative() {
+                *manifest = dir.join(manifest.as_str()).to_string_lossy().into_owned();
+            }
+        }
     }
 }
 
@@ -456,9 +475,9 @@ fn key_exists(key: &str) -> bool {
 
 /// Apply one `a.b.c=value` override to `table`.
 pub fn apply_override(table: &mut Table, item: &str) -> Result<()> {
-    let (key, raw) = item.split_once('=').ok_or_else(|| {
-        Error::InvalidArgument(format!("--set expects key=value, got `{item}`"))
-    })?;
+    let (key, raw) = item
+        .split_once('=')
+        .ok_or_else(|| Error::InvalidArgument(format!("--set expects key=value, got `{item}`")))?;
     let key = key.trim();
     if !key_exists(key) {
         return Err(Error::UnknownConfigKey {
@@ -520,7 +539,8 @@ fn apply_preset(table: &mut Table) -> Result<()> {
         key: "spectrogram.preset".into(),
         reason: e.to_string(),
     })?;
-    if let (Some(Value::Table(spec)), Value::Table(defaults)) = (table.get_mut("spectrogram"), defaults)
+    if let (Some(Value::Table(spec)), Value::Table(defaults)) =
+        (table.get_mut("spectrogram"), defaults)
     {
         for (k, v) in defaults {
             spec.entry(k).or_insert(v);
@@ -558,7 +578,10 @@ mod tests {
         assert!(err.to_string().contains("did you mean `training"), "{err}");
         let mut table = Table::new();
         let err = apply_override(&mut table, "model.dropuot=0.1").unwrap_err();
-        assert!(err.to_string().contains("did you mean `model.dropout`"), "{err}");
+        assert!(
+            err.to_string().contains("did you mean `model.dropout`"),
+            "{err}"
+        );
     }
 
     #[test]

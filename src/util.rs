@@ -116,8 +116,14 @@ mod tests {
 
     #[test]
     fn relative_paths() {
-        assert_eq!(relative_path(Path::new("/a/b/c.wav"), Path::new("/a")), PathBuf::from("b/c.wav"));
-        assert_eq!(relative_path(Path::new("/a/b/c.wav"), Path::new("/a/x")), PathBuf::from("../b/c.wav"));
+        assert_eq!(
+            relative_path(Path::new("/a/b/c.wav"), Path::new("/a")),
+            PathBuf::from("b/c.wav")
+        );
+        assert_eq!(
+            relative_path(Path::new("/a/b/c.wav"), Path::new("/a/x")),
+            PathBuf::from("../b/c.wav")
+        );
     }
 
     #[test]

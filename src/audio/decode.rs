@@ -189,7 +189,10 @@ impl AudioStream {
 
     fn decode_frames(mut self, mut skip: u64, limit: Option<u64>) -> Result<Decoded> {
         let channels = self.info.channels.max(1);
-        let reserve = limit.or(self.info.frames).unwrap_or(0).min(MAX_PREALLOC_SAMPLES);
+        let reserve = limit
+            .or(self.info.frames)
+            .unwrap_or(0)
+            .min(MAX_PREALLOC_SAMPLES);
         let mut samples: Vec<f32> = Vec::with_capacity(reserve as usize);
         let mut corrupt_packets = 0usize;
         let mut decoded_packets = 0usize;
@@ -239,12 +242,14 @@ impl AudioStream {
             }
             channels_seen = spec.channels.count().max(1);
             let needed = buffer.capacity() * channels_seen;
-            if interleaved.as_ref().is_some_and(|sb| sb.capacity() < needed) {
+            if interleaved
+                .as_ref()
+                .is_some_and(|sb| sb.capacity() < needed)
+            {
                 interleaved = None;
             }
-            let sb = interleaved.get_or_insert_with(|| {
-                SampleBuffer::<f32>::new(buffer.capacity() as u64, spec)
-            });
+            let sb = interleaved
+                .get_or_insert_with(|| SampleBuffer::<f32>::new(buffer.capacity() as u64, spec));
             sb.copy_interleaved_ref(buffer);
             let data = &sb.samples()[..frames * channels_seen];
             let mut start_frame = 0usize;

@@ -29,7 +29,12 @@ pub enum PadPolicy {
 }
 
 /// Offset of a `target`-sample window inside `len` samples.
-pub fn crop_offset<R: Rng + ?Sized>(len: usize, target: usize, policy: CropPolicy, rng: &mut R) -> usize {
+pub fn crop_offset<R: Rng + ?Sized>(
+    len: usize,
+    target: usize,
+    policy: CropPolicy,
+    rng: &mut R,
+) -> usize {
     if len <= target {
         return 0;
     }
@@ -79,24 +84,52 @@ mod tests {
     #[test]
     fn loop_pad_repeats() {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let y = fit_length(&[1.0, 2.0, 3.0], 7, CropPolicy::Random, PadPolicy::Loop, &mut rng);
+        let y = fit_length(
+            &[1.0, 2.0, 3.0],
+            7,
+            CropPolicy::Random,
+            PadPolicy::Loop,
+            &mut rng,
+        );
         assert_eq!(y, vec![1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0]);
-        let z = fit_length(&[1.0, 2.0], 4, CropPolicy::Random, PadPolicy::Zero, &mut rng);
+        let z = fit_length(
+            &[1.0, 2.0],
+            4,
+            CropPolicy::Random,
+            PadPolicy::Zero,
+            &mut rng,
+        );
         assert_eq!(z, vec![1.0, 2.0, 0.0, 0.0]);
-        assert_eq!(fit_length(&[], 2, CropPolicy::Start, PadPolicy::Loop, &mut rng), vec![0.0; 2]);
+        assert_eq!(
+            fit_length(&[], 2, CropPolicy::Start, PadPolicy::Loop, &mut rng),
+            vec![0.0; 2]
+        );
     }
 
     #[test]
     fn crops_are_seeded_and_in_range() {
         let x: Vec<f32> = (0..100).map(|i| i as f32).collect();
-        let a = fit_length(&x, 10, CropPolicy::Random, PadPolicy::Loop, &mut ChaCha8Rng::seed_from_u64(7));
-        let b = fit_length(&x, 10, CropPolicy::Random, PadPolicy::Loop, &mut ChaCha8Rng::seed_from_u64(7));
+        let a = fit_length(
+            &x,
+            10,
+            CropPolicy::Random,
+            PadPolicy::Loop,
+            &mut ChaCha8Rng::seed_from_u64(7),
+        );
+        let b = fit_length(
+            &x,
+            10,
+            CropPolicy::Random,
+            PadPolicy::Loop,
+            &mut ChaCha8Rng::seed_from_u64(7),
+        );
         assert_eq!(a, b);
         assert_eq!(a.len(), 10);
         assert!(a.windows(2).all(|w| w[1] == w[0] + 1.0));
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let offsets: std::collections::HashSet<usize> =
-            (0..200).map(|_| crop_offset(100, 10, CropPolicy::Random, &mut rng)).collect();
+        let offsets: std::collections::HashSet<usize> = (0..200)
+            .map(|_| crop_offset(100, 10, CropPolicy::Random, &mut rng))
+            .collect();
         assert!(offsets.len() > 50 && offsets.iter().all(|&o| o <= 90));
         let c = fit_length(&x, 10, CropPolicy::Center, PadPolicy::Zero, &mut rng);
         assert_eq!(c[0], 45.0);

@@ -71,7 +71,11 @@ impl ClipLoader {
     /// The whole file, mono, at the configured rate.
     pub fn load_full(&self, path: &Path) -> Result<Vec<f32>> {
         let decoded = decode_file(path)?;
-        resample(&decoded.samples, decoded.sample_rate, self.config.sample_rate)
+        resample(
+            &decoded.samples,
+            decoded.sample_rate,
+            self.config.sample_rate,
+        )
     }
 
     /// One clip of the configured length; `rng` drives random crops.
@@ -91,7 +95,8 @@ impl ClipLoader {
             Some(frames) if frames as f64 / source_rate > seconds + 2.0 * margin => {
                 let source_target = ((seconds + margin) * source_rate).ceil() as usize;
                 let offset = crop_offset(frames as usize, source_target, self.config.crop, rng);
-                let decoded = stream.decode_window(offset as f64 / source_rate, seconds + margin)?;
+                let decoded =
+                    stream.decode_window(offset as f64 / source_rate, seconds + margin)?;
                 let enough = decoded.duration_seconds() >= seconds;
                 enough.then_some(decoded)
             }
@@ -99,14 +104,34 @@ impl ClipLoader {
         };
         let samples = match windowed {
             Some(decoded) => {
-                let y = resample(&decoded.samples, decoded.sample_rate, self.config.sample_rate)?;
-                return Ok(fit_length(&y, target, CropPolicy::Start, self.config.pad, rng));
+                let y = resample(
+                    &decoded.samples,
+                    decoded.sample_rate,
+                    self.config.sample_rate,
+                )?;
+                return Ok(fit_length(
+                    &y,
+                    target,
+                    CropPolicy::Start,
+                    self.config.pad,
+                    rng,
+                ));
             }
             None => {
                 let decoded = decode_file(path)?;
-                resample(&decoded.samples, decoded.sample_rate, self.config.sample_rate)?
+                resample(
+                    &decoded.samples,
+                    decoded.sample_rate,
+                    self.config.sample_rate,
+                )?
             }
         };
-        Ok(fit_length(&samples, target, self.config.crop, self.config.pad, rng))
+        Ok(fit_length(
+            &samples,
+            target,
+            self.config.crop,
+            self.config.pad,
+            rng,
+        ))
     }
 }

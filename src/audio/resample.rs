@@ -22,8 +22,8 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
     let chunk = min_chunk * 2 * 1024usize.div_ceil(2 * min_chunk).max(1);
     let mut resampler = FftFixedInOut::<f32>::new(from_rate as usize, to_rate as usize, chunk, 1)
         .map_err(|e| rubato_error(&e))?;
-    let expected =
-        ((samples.len() as u128 * to_rate as u128 + from_rate as u128 / 2) / from_rate as u128) as usize;
+    let expected = ((samples.len() as u128 * to_rate as u128 + from_rate as u128 / 2)
+        / from_rate as u128) as usize;
     let delay = resampler.output_delay();
     let mut out: Vec<f32> = Vec::with_capacity(expected + delay + resampler.output_frames_max());
     let mut position = 0;
@@ -72,10 +72,18 @@ mod tests {
 
     #[test]
     fn keeps_length_ratio_and_phase() {
-        for (from, to) in [(8000, 22050), (96000, 32000), (44100, 22050), (32000, 16000)] {
+        for (from, to) in [
+            (8000, 22050),
+            (96000, 32000),
+            (44100, 22050),
+            (32000, 16000),
+        ] {
             let x = sine(440.0, from, 0.5);
             let y = resample(&x, from, to).unwrap();
-            assert_eq!(y.len(), (x.len() as f64 * to as f64 / from as f64).round() as usize);
+            assert_eq!(
+                y.len(),
+                (x.len() as f64 * to as f64 / from as f64).round() as usize
+            );
             let reference = sine(440.0, to, 0.5);
             // Away from the edges the resampled sine matches the ideal one.
             let lo = y.len() / 4;

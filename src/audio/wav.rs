@@ -15,7 +15,12 @@ pub enum WavEncoding {
 }
 
 /// Encode interleaved `samples` with `channels` channels as a WAV byte image.
-pub fn wav_bytes(samples: &[f32], sample_rate: u32, channels: u16, encoding: WavEncoding) -> Vec<u8> {
+pub fn wav_bytes(
+    samples: &[f32],
+    sample_rate: u32,
+    channels: u16,
+    encoding: WavEncoding,
+) -> Vec<u8> {
     let (format_tag, bits): (u16, u16) = match encoding {
         WavEncoding::Pcm16 => (1, 16),
         WavEncoding::Float32 => (3, 32),

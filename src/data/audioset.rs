@@ -79,10 +79,11 @@ pub struct Ontology {
 impl Ontology {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let entries: Vec<OntologyEntry> = serde_json::from_str(&text).map_err(|e| Error::Ontology {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let entries: Vec<OntologyEntry> =
+            serde_json::from_str(&text).map_err(|e| Error::Ontology {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            })?;
         let mut ontology = Ontology {
             names: HashMap::new(),
             ids_by_name: HashMap::new(),
@@ -90,9 +91,15 @@ impl Ontology {
         };
         for entry in entries {
             for child in &entry.child_ids {
-                ontology.parents.entry(child.clone()).or_default().push(entry.id.clone());
+                ontology
+                    .parents
+                    .entry(child.clone())
+                    .or_default()
+                    .push(entry.id.clone());
             }
-            ontology.ids_by_name.insert(entry.name.clone(), entry.id.clone());
+            ontology
+                .ids_by_name
+                .insert(entry.name.clone(), entry.id.clone());
             ontology.names.insert(entry.id, entry.name);
         }
         Ok(ontology)
@@ -164,7 +171,12 @@ pub struct ImportReport {
 
 /// The requested classes each label of `segment` rolls up to, in the order
 /// the labels are listed.
-fn roll_up(segment: &Segment, class_ids: &[(String, String)], ontology: &Ontology, cache: &mut HashMap<String, Vec<usize>>) -> Vec<usize> {
+fn roll_up(
+    segment: &Segment,
+    class_ids: &[(String, String)],
+    ontology: &Ontology,
+    cache: &mut HashMap<String, Vec<usize>>,
+) -> Vec<usize> {
     let mut hits: Vec<usize> = Vec::new();
     for label in &segment.labels {
         let classes = cache.entry(label.clone()).or_insert_with(|| {
@@ -210,7 +222,11 @@ pub fn segment_file_name(template: &str, segment: &Segment) -> String {
 }
 
 /// Import `segments` into a manifest as `options` say.
-pub fn import(segments: &[Segment], ontology: &Ontology, options: &ImportOptions) -> Result<(Manifest, ImportReport)> {
+pub fn import(
+    segments: &[Segment],
+    ontology: &Ontology,
+    options: &ImportOptions,
+) -> Result<(Manifest, ImportReport)> {
     let mut class_ids = Vec::new();
     for name in &options.classes {
         let id = ontology.id_of(name).ok_or_else(|| {
@@ -234,7 +250,10 @@ pub fn import(segments: &[Segment], ontology: &Ontology, options: &ImportOptions
                 continue;
             }
             1 => {
-                *report.single.entry(class_ids[hits[0]].0.clone()).or_default() += 1;
+                *report
+                    .single
+                    .entry(class_ids[hits[0]].0.clone())
+                    .or_default() += 1;
                 class_ids[hits[0]].0.clone()
             }
             _ => {
@@ -246,14 +265,17 @@ pub fn import(segments: &[Segment], ontology: &Ontology, options: &ImportOptions
                     }
                     MultiPolicy::First => class_ids[hits[0]].0.clone(),
                     MultiPolicy::Keep => {
-                        let mut names: Vec<&str> = hits.iter().map(|&k| class_ids[k].0.as_str()).collect();
+                        let mut names: Vec<&str> =
+                            hits.iter().map(|&k| class_ids[k].0.as_str()).collect();
                         names.sort_by_key(|n| options.classes.iter().position(|c| c == n));
                         names.join(";")
                     }
                 }
             }
         };
-        let file = options.audio_dir.join(segment_file_name(&options.path_template, segment));
+        let file = options
+            .audio_dir
+            .join(segment_file_name(&options.path_template, segment));
         if !file.is_file() {
             report.missing_audio += 1;
             if !options.keep_missing {
@@ -261,21 +283,32 @@ pub fn import(segments: &[Segment], ontology: &Ontology, options: &ImportOptions
                 continue;
             }
         }
-        let path = relative_path(&file, &options.manifest_dir).to_string_lossy().into_owned();
+        let path = relative_path(&file, &options.manifest_dir)
+            .to_string_lossy()
+            .into_owned();
         rows.push((label, path, segment));
     }
     let splits = if options.val_fraction > 0.0 {
-        let keys: Vec<(&str, &str)> = rows.iter().map(|(l, _, s)| (l.as_str(), s.ytid.as_str())).collect();
-        assign_splits(&keys, SplitFractions::new(options.val_fraction, 0.0)?, options.seed)
-            .into_iter()
-            .map(|s| if s == Split::Train { options.split } else { s })
-            .collect()
+        let keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|(l, _, s)| (l.as_str(), s.ytid.as_str()))
+            .collect();
+        assign_splits(
+            &keys,
+            SplitFractions::new(options.val_fraction, 0.0)?,
+            options.seed,
+        )
+        .into_iter()
+        .map(|s| if s == Split::Train { options.split } else { s })
+        .collect()
     } else {
         vec![options.split; rows.len()]
     };
     let mut manifest = Manifest::new(
         &options.manifest_dir,
-        ["ytid", "start_seconds", "end_seconds", "positive_labels"].map(String::from).to_vec(),
+        ["ytid", "start_seconds", "end_seconds", "positive_labels"]
+            .map(String::from)
+            .to_vec(),
     );
     for ((label, path, segment), split) in rows.into_iter().zip(splits) {
         manifest.clips.push(Clip {
@@ -317,7 +350,13 @@ mod tests {
         let b = read_segments(&plain).unwrap();
         assert_eq!(a, b);
         assert_eq!(a[0].labels, vec!["/m/09x0r", "/t/dd00088"]);
-        assert_eq!(segment_file_name("{ytid}_{start}.wav", &a[0]), "--PJHxphWEs_30.wav");
-        assert_eq!(segment_file_name("{ytid}_{start_ms}-{end_ms}.flac", &a[0]), "--PJHxphWEs_30000-40000.flac");
+        assert_eq!(
+            segment_file_name("{ytid}_{start}.wav", &a[0]),
+            "--PJHxphWEs_30.wav"
+        );
+        assert_eq!(
+            segment_file_name("{ytid}_{start_ms}-{end_ms}.flac", &a[0]),
+            "--PJHxphWEs_30000-40000.flac"
+        );
     }
 }

@@ -73,8 +73,12 @@ pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck 
         Ok(d) => d,
         Err(e) => {
             check.problem = Some(match &e {
-                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => Problem::Missing,
-                Error::BadAudio { reason, .. } if reason.contains("non-finite") => Problem::NonFinite,
+                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                    Problem::Missing
+                }
+                Error::BadAudio { reason, .. } if reason.contains("non-finite") => {
+                    Problem::NonFinite
+                }
                 Error::BadAudio { reason, .. } if reason.contains("empty file") => Problem::Empty,
                 _ => Problem::Unreadable,
             });

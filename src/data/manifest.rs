@@ -226,7 +226,11 @@ mod tests {
         std::fs::write(&p, "path,label\nx.wav,Speech\n").unwrap();
         let e = Manifest::load(&p).unwrap_err().to_string();
         assert!(e.contains("bad.csv") && e.contains("`split`"), "{e}");
-        std::fs::write(&p, "path,label,split\nx.wav,Speech,train\ny.wav,Music,holdout\n").unwrap();
+        std::fs::write(
+            &p,
+            "path,label,split\nx.wav,Speech,train\ny.wav,Music,holdout\n",
+        )
+        .unwrap();
         let e = Manifest::load(&p).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("holdout"), "{e}");
     }

@@ -36,7 +36,9 @@ pub fn scan_tree(
     for file in files {
         let rel = file.strip_prefix(dir).unwrap_or(&file);
         let mut parts = rel.components();
-        let class = parts.next().map(|c| c.as_os_str().to_string_lossy().into_owned());
+        let class = parts
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
         // Files directly in DIR have no class folder; they are not part of the tree.
         let (Some(class), Some(_)) = (class, parts.next()) else {
             continue;
@@ -53,12 +55,17 @@ pub fn scan_tree(
             dir.display()
         )));
     }
-    let keys: Vec<(&str, &str)> = rows.iter().map(|(c, g, _)| (c.as_str(), g.as_str())).collect();
+    let keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(c, g, _)| (c.as_str(), g.as_str()))
+        .collect();
     let splits = assign_splits(&keys, fractions, seed);
     let mut manifest = Manifest::new(manifest_dir, vec!["group".to_string()]);
     for ((class, group, file), split) in rows.into_iter().zip(splits) {
         manifest.clips.push(Clip {
-            path: relative_path(&file, manifest_dir).to_string_lossy().into_owned(),
+            path: relative_path(&file, manifest_dir)
+                .to_string_lossy()
+                .into_owned(),
             label: class,
             split,
             extra: vec![group],

@@ -37,7 +37,12 @@ pub fn assign_splits(items: &[(&str, &str)], fractions: SplitFractions, seed: u6
     // class -> group -> item indices
     let mut by_class: BTreeMap<&str, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
     for (i, (class, group)) in items.iter().enumerate() {
-        by_class.entry(class).or_default().entry(group).or_default().push(i);
+        by_class
+            .entry(class)
+            .or_default()
+            .entry(group)
+            .or_default()
+            .push(i);
     }
     let mut out = vec![Split::Train; items.len()];
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -48,7 +53,10 @@ pub fn assign_splits(items: &[(&str, &str)], fractions: SplitFractions, seed: u6
         groups.sort_by_key(|g| std::cmp::Reverse(g.len()));
         let total: usize = groups.iter().map(|g| g.len()).sum();
         let targets = [
-            (Split::Train, total as f64 * (1.0 - fractions.val - fractions.test)),
+            (
+                Split::Train,
+                total as f64 * (1.0 - fractions.val - fractions.test),
+            ),
             (Split::Val, total as f64 * fractions.val),
             (Split::Test, total as f64 * fractions.test),
         ];
@@ -59,7 +67,13 @@ pub fn assign_splits(items: &[(&str, &str)], fractions: SplitFractions, seed: u6
                 .enumerate()
                 .filter(|(_, (_, target))| *target > 0.0)
                 .map(|(k, (_, target))| (k, (target - counts[k] as f64) / target))
-                .fold((0, f64::NEG_INFINITY), |best, cur| if cur.1 > best.1 { cur } else { best });
+                .fold((0, f64::NEG_INFINITY), |best, cur| {
+                    if cur.1 > best.1 {
+                        cur
+                    } else {
+                        best
+                    }
+                });
             counts[slot] += group.len();
             for &i in group {
                 out[i] = targets[slot].0;
@@ -87,16 +101,30 @@ mod tests {
         let splits = assign_splits(&items, SplitFractions::new(0.15, 0.15).unwrap(), 3);
         let mut group_split: HashMap<&str, Split> = HashMap::new();
         for ((_, group), split) in items.iter().zip(&splits) {
-            assert_eq!(*group_split.entry(group).or_insert(*split), *split, "group {group} straddles splits");
+            assert_eq!(
+                *group_split.entry(group).or_insert(*split),
+                *split,
+                "group {group} straddles splits"
+            );
         }
         for class in ["A", "B"] {
             let n = items.iter().filter(|(c, _)| *c == class).count() as f64;
             for (split, frac) in [(Split::Train, 0.7), (Split::Val, 0.15), (Split::Test, 0.15)] {
-                let k = items.iter().zip(&splits).filter(|((c, _), s)| *c == class && **s == split).count();
-                assert!((k as f64 / n - frac).abs() < 0.08, "{class} {split}: {k}/{n}");
+                let k = items
+                    .iter()
+                    .zip(&splits)
+                    .filter(|((c, _), s)| *c == class && **s == split)
+                    .count();
+                assert!(
+                    (k as f64 / n - frac).abs() < 0.08,
+                    "{class} {split}: {k}/{n}"
+                );
             }
         }
-        assert_eq!(splits, assign_splits(&items, SplitFractions::new(0.15, 0.15).unwrap(), 3));
+        assert_eq!(
+            splits,
+            assign_splits(&items, SplitFractions::new(0.15, 0.15).unwrap(), 3)
+        );
     }
 
     #[test]

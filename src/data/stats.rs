@@ -91,7 +91,11 @@ pub fn manifest_stats(manifest: &Manifest, quiet: bool) -> (Vec<DurationStats>, 
         .map(|((split, class), mut d)| summarize(&split, &class, &mut d))
         .collect();
     stats.sort_by(|a, b| {
-        (order(&a.split), a.class == "*", &a.class).cmp(&(order(&b.split), b.class == "*", &b.class))
+        (order(&a.split), a.class == "*", &a.class).cmp(&(
+            order(&b.split),
+            b.class == "*",
+            &b.class,
+        ))
     });
     (stats, errors)
 }

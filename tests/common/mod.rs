@@ -1,0 +1,128 @@
+//! Fixtures shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use soundclass::audio::{wav_bytes, write_wav, WavEncoding};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn sine(freq: f32, rate: u32, seconds: f32, amplitude: f32) -> Vec<f32> {
+    let n = (rate as f32 * seconds).round() as usize;
+    (0..n)
+        .map(|i| amplitude * (2.0 * std::f32::consts::PI * freq * i as f32 / rate as f32).sin())
+        .collect()
+}
+
+pub fn write_sine(path: &Path, rate: u32, seconds: f32) {
+    write_wav(
+        path,
+        &sine(440.0, rate, seconds, 0.5),
+        rate,
+        1,
+        WavEncoding::Pcm16,
+    )
+    .unwrap();
+}
+
+/// Run the `soundclass` binary.
+pub fn soundclass(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(args)
+        .output()
+        .expect("run soundclass")
+}
+
+/// Fraction of the signal's energy at `freq` (1.0 for a pure sine).
+pub fn tone_purity(x: &[f32], rate: u32, freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / rate as f64;
+    let (mut re, mut im, mut energy) = (0.0, 0.0, 0.0);
+    for (n, &s) in x.iter().enumerate() {
+        re += s as f64 * (w * n as f64).cos();
+        im -= s as f64 * (w * n as f64).sin();
+        energy += (s as f64).powi(2);
+    }
+    2.0 * (re * re + im * im) / (x.len() as f64 * energy)
+}
+
+/// The bad-input set: (file name, expected `data validate` problem or
+/// `None` where the file must be handled as a good clip).
+pub fn make_bad_inputs(dir: &Path) -> Vec<(PathBuf, Option<&'static str>)> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut out = Vec::new();
+    let mut add = |name: &str, bytes: Vec<u8>, expected: Option<&'static str>| {
+        let p = dir.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(&p, bytes).unwrap();
+        out.push((p, expected));
+    };
+    let tone = sine(440.0, 16000, 0.5, 0.5);
+    add("zero_bytes.wav", Vec::new(), Some("empty"));
+    add(
+        "truncated_header.wav",
+        wav_bytes(&tone, 16000, 1, WavEncoding::Pcm16)[..20].to_vec(),
+        Some("unreadable"),
+    );
+    let mut huge = wav_bytes(&tone, 16000, 1, WavEncoding::Pcm16);
+    huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    huge[40..44].copy_from_slice(&(u32::MAX - 64).to_le_bytes());
+    add("claims_4gb.wav", huge, None);
+    add(
+        "text.wav",
+        b"this is a text file, not audio\n".repeat(20),
+        Some("unreadable"),
+    );
+    add(
+        "garbage_frames.mp3",
+        std::fs::read(repo_root().join("tests/data/bad/garbage_frames.mp3")).unwrap(),
+        None,
+    );
+    add(
+        "tiny_10ms.wav",
+        wav_bytes(&sine(440.0, 16000, 0.01, 0.5), 16000, 1, WavEncoding::Pcm16),
+        Some("too_short"),
+    );
+    add(
+        "all_zero.wav",
+        wav_bytes(&vec![0.0; 16000], 16000, 1, WavEncoding::Pcm16),
+        Some("silent"),
+    );
+    let mut nan = sine(440.0, 16000, 0.5, 0.5);
+    nan[100] = f32::NAN;
+    nan[200] = f32::INFINITY;
+    add(
+        "nan_inf.wav",
+        wav_bytes(&nan, 16000, 1, WavEncoding::Float32),
+        Some("non_finite"),
+    );
+    let eight: Vec<f32> = sine(440.0, 16000, 0.5, 0.5)
+        .iter()
+        .flat_map(|&s| [s; 8])
+        .collect();
+    add(
+        "eight_channels.wav",
+        wav_bytes(&eight, 16000, 8, WavEncoding::Pcm16),
+        None,
+    );
+    add(
+        "rate_8k.wav",
+        wav_bytes(&sine(440.0, 8000, 0.5, 0.5), 8000, 1, WavEncoding::Pcm16),
+        None,
+    );
+    add(
+        "rate_96k.wav",
+        wav_bytes(&sine(440.0, 96000, 0.5, 0.5), 96000, 1, WavEncoding::Pcm16),
+        None,
+    );
+    add(
+        "dir with spaces/ünïcødé clip ñ.wav",
+        wav_bytes(&tone, 16000, 1, WavEncoding::Pcm16),
+        None,
+    );
+    out
+}
