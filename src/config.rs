@@ -276,11 +276,7 @@ impl Config {
         let mut table = match path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                let mut table: Table =
-                    text.parse().map_err(|e: toml::de::Error| Error::ConfigSyntax {
-                        path: p.to_path_buf(),
-                        reason: e.message().to_string(),
-                    })?;
+                let mut table = parse_table(&text, p)?;
                 if let Some(dir) = p.parent() {
                     resolve_paths_against(&mut table, dir);
                 }
@@ -393,6 +389,14 @@ impl Config {
     pub fn write_resolved(&self, path: &Path) -> Result<()> {
         crate::util::atomic_write_str(path, &self.to_toml_string()?)
     }
+}
+
+fn parse_table(text: &str, path: &Path) -> Result<Table> {
+    text.parse()
+        .map_err(|e: toml::de::Error| Error::ConfigSyntax {
+            path: path.to_path_buf(),
+            reason: e.message().to_string(),
+        })
 }
 
 /// Path-valued keys of a config file are relative to the file's folder.

@@ -368,7 +368,10 @@ fn demo_data_is_valid_small_and_sourced() {
         assert_ne!(clip.split, Split::Test, "the demo takes train and val only");
     }
     assert_eq!(per_class.len(), 4);
-    assert!(per_class.values().all(|&n| (15..=25).contains(&n)), "{per_class:?}");
+    assert!(
+        per_class.values().all(|&n| (15..=25).contains(&n)),
+        "{per_class:?}"
+    );
     let total: u64 = manifest
         .clips
         .iter()
@@ -377,15 +380,31 @@ fn demo_data_is_valid_small_and_sourced() {
     assert!(total <= 10_000_000, "{total} bytes");
     let sources = std::fs::read_to_string(demo.join("SOURCES.csv")).unwrap();
     for clip in &manifest.clips {
-        let line = sources.lines().find(|l| l.starts_with(&format!("{},", clip.path)));
+        let line = sources
+            .lines()
+            .find(|l| l.starts_with(&format!("{},", clip.path)));
         let line = line.unwrap_or_else(|| panic!("{} not in SOURCES.csv", clip.path));
         assert!(line.split(',').count() >= 5, "{line}");
     }
-    let config = soundclass::Config::load(Some(&repo_root().join("configs/quickstart.toml")), &[]).unwrap();
+    let config =
+        soundclass::Config::load(Some(&repo_root().join("configs/quickstart.toml")), &[]).unwrap();
     let configured = config.data.manifest.unwrap();
-    assert_eq!(std::fs::canonicalize(configured).unwrap(), std::fs::canonicalize(demo.join("manifest.csv")).unwrap());
-    let result = soundclass(&["data", "validate", demo.join("manifest.csv").to_str().unwrap(), "--json"]);
-    assert_eq!(result.status.code(), Some(0), "{}", String::from_utf8_lossy(&result.stdout));
+    assert_eq!(
+        std::fs::canonicalize(configured).unwrap(),
+        std::fs::canonicalize(demo.join("manifest.csv")).unwrap()
+    );
+    let result = soundclass(&[
+        "data",
+        "validate",
+        demo.join("manifest.csv").to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(
+        result.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&result.stdout)
+    );
     let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(report["checked"], manifest.clips.len());
     for clip in &manifest.clips {
