@@ -7,12 +7,15 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bench;
 use crate::config::Config;
 use crate::data::audioset::{self, ImportOptions, MultiPolicy, Ontology};
 use crate::data::check::{check_manifest, CheckOptions};
 use crate::data::scan::{scan_tree, GroupBy};
+use crate::data::spectrograms::{export_spectrograms, MelEngine};
 use crate::data::stats::{format_stats_table, manifest_stats};
 use crate::data::{Manifest, Split, SplitFractions};
+use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
 use crate::util::absolute;
 
@@ -50,7 +53,7 @@ pub enum Command {
     #[command(subcommand)]
     Data(DataCommand),
     /// Compute log-Mel spectrograms for a manifest.
-    Spectrogram(PendingArgs),
+    Spectrogram(SpectrogramArgs),
     /// Hand-made features for the CPU baselines.
     Features(PendingArgs),
     /// Grid-searched CPU baselines on hand-made features.
@@ -66,7 +69,62 @@ pub enum Command {
     /// Build a report from runs.
     Report(PendingArgs),
     /// Benchmarks.
-    Bench(PendingArgs),
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Where compute runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DeviceArg {
+    /// Pure-Rust CPU path, all cores.
+    Cpu,
+    /// Burn's wgpu device, any graphics API wgpu picks.
+    Wgpu,
+    /// Burn's wgpu device on Vulkan.
+    Vulkan,
+    /// Burn's CUDA device.
+    Cuda,
+}
+
+#[derive(Debug, Args)]
+pub struct SpectrogramArgs {
+    #[arg(long)]
+    pub manifest: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Also write a PNG image per clip.
+    #[arg(long)]
+    pub png: bool,
+    /// Output array format.
+    #[arg(long, default_value = "npy", value_parser = ["npy"])]
+    pub format: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Log-Mel throughput: CPU 1 thread, CPU all threads, GPU kernels.
+    Mel {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// GPU device to time besides the CPU (`cpu` times the CPU only).
+        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+        device: DeviceArg,
+        #[arg(long, default_value_t = 256)]
+        clips: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Take the clips from this manifest (cyclically) instead of noise.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Arguments of a command whose implementation has not landed yet.
@@ -153,7 +211,7 @@ pub enum DataCommand {
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Data(cmd) => data(cmd),
-        Command::Spectrogram(_) => pending("spectrogram", "log-Mel spectrograms"),
+        Command::Spectrogram(args) => spectrogram(args),
         Command::Features(_) => pending("features", "hand-made features and CPU baselines"),
         Command::Baseline(_) => pending("baseline", "hand-made features and CPU baselines"),
         Command::Train(_) => pending("train", "CNN training"),
@@ -161,8 +219,92 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Predict(_) => pending("predict", "prediction"),
         Command::Sweep(_) => pending("sweep", "sweeps"),
         Command::Report(_) => pending("report", "reports"),
-        Command::Bench(_) => pending("bench", "log-Mel spectrograms"),
+        Command::Bench(BenchCommand::Mel {
+            config,
+            device,
+            clips,
+            seconds,
+            manifest,
+            json,
+        }) => bench_mel(
+            config.load()?,
+            device,
+            clips,
+            seconds,
+            manifest.as_deref(),
+            json,
+        ),
     }
+}
+
+fn spectrogram(args: SpectrogramArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    let manifest = Manifest::load(&args.manifest)?;
+    let cpu = MelSpectrogram::new(&config.spectrogram, config.audio.sample_rate);
+    let engine: &dyn MelEngine = match args.device {
+        DeviceArg::Cpu => &cpu,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "--device {other:?}: GPU spectrograms are not available in this build"
+            )))
+        }
+    };
+    let report = export_spectrograms(&manifest, &config, engine, &args.out, args.png, args.json)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        for s in &report.skipped {
+            eprintln!("skipped {}: {}", s.path.display(), s.error);
+        }
+        println!(
+            "{} spectrograms ({}) written to {} in {:.1} s, {} skipped",
+            report.written,
+            report.engine,
+            args.out.display(),
+            report.wall_seconds,
+            report.skipped.len()
+        );
+    }
+    Ok(if report.written == 0 && !report.skipped.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn bench_mel(
+    config: Config,
+    device: DeviceArg,
+    clips: usize,
+    seconds: f64,
+    manifest: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
+    if clips == 0 || seconds <= 0.0 {
+        return Err(Error::InvalidArgument(
+            "--clips and --seconds must be positive".into(),
+        ));
+    }
+    let input = bench::bench_clips(&config, manifest, clips, seconds)?;
+    let mut rows = bench::bench_mel_cpu(&config, &input, seconds)?;
+    if device != DeviceArg::Cpu {
+        return Err(Error::InvalidArgument(format!(
+            "--device {device:?}: GPU spectrograms are not available in this build"
+        )));
+    }
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
+    if json {
+        print_json(&serde_json::json!({
+            "n_fft": config.spectrogram.n_fft,
+            "hop_length": config.spectrogram.hop_length,
+            "n_mels": config.spectrogram.n_mels,
+            "sample_rate": config.audio.sample_rate,
+            "rows": rows,
+        }))?;
+    } else {
+        print!("{}", bench::format_bench_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn pending(command: &str, issue: &str) -> Result<ExitCode> {

@@ -5,10 +5,13 @@
 //! [`cli`] wires them to the `soundclass` command.
 
 pub mod audio;
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod data;
+pub mod dsp;
 pub mod error;
+pub mod npy;
 pub mod util;
 
 pub use config::Config;

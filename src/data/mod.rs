@@ -4,6 +4,7 @@ pub mod audioset;
 pub mod check;
 pub mod manifest;
 pub mod scan;
+pub mod spectrograms;
 pub mod split;
 pub mod stats;
 

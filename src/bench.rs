@@ -1,0 +1,149 @@
+//! `soundclass bench …`: throughput measurements. Benchmarks report; they
+//! never assert a speed.
+
+use std::path::Path;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::audio::{fit_length, ClipLoader, CropPolicy, PadPolicy};
+use crate::config::Config;
+use crate::data::spectrograms::MelEngine;
+use crate::data::Manifest;
+use crate::dsp::MelSpectrogram;
+use crate::error::{Error, Result};
+
+/// One measured path.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchRow {
+    pub path: String,
+    pub clips: usize,
+    pub seconds_of_audio: f64,
+    pub wall_seconds: f64,
+    /// Seconds of audio per wall second.
+    pub realtime_factor: f64,
+    pub clips_per_second: f64,
+}
+
+impl BenchRow {
+    pub fn new(path: &str, clips: usize, clip_seconds: f64, wall: f64) -> Self {
+        Self {
+            path: path.into(),
+            clips,
+            seconds_of_audio: clips as f64 * clip_seconds,
+            wall_seconds: wall,
+            realtime_factor: clips as f64 * clip_seconds / wall,
+            clips_per_second: clips as f64 / wall,
+        }
+    }
+}
+
+/// Bench input: `clips` waveforms of `seconds` at the config's rate, taken
+/// cyclically from `manifest` (first `seconds` of each, loop-padded), or
+/// seeded white noise without a manifest. `scripts/bench_mel_python.py`
+/// builds the same input.
+pub fn bench_clips(
+    config: &Config,
+    manifest: Option<&Path>,
+    clips: usize,
+    seconds: f64,
+) -> Result<Vec<Vec<f32>>> {
+    let rate = config.audio.sample_rate;
+    let len = (seconds * rate as f64).round() as usize;
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let Some(path) = manifest else {
+        return Ok((0..clips)
+            .map(|_| (0..len).map(|_| rng.random_range(-0.5f32..0.5)).collect())
+            .collect());
+    };
+    let manifest = Manifest::load(path)?;
+    if manifest.clips.is_empty() {
+        return Err(Error::manifest(path, "no clips"));
+    }
+    let mut audio = config.audio.clone();
+    audio.clip_seconds = 0.0;
+    let loader = ClipLoader::new(audio);
+    let distinct: Vec<Vec<f32>> = manifest
+        .clips
+        .par_iter()
+        .take(clips)
+        .map(|c| loader.load_full(&manifest.resolve(c)))
+        .collect::<Result<_>>()?;
+    Ok((0..clips)
+        .map(|i| {
+            fit_length(
+                &distinct[i % distinct.len()],
+                len,
+                CropPolicy::Start,
+                PadPolicy::Loop,
+                &mut rng,
+            )
+        })
+        .collect())
+}
+
+/// Time `engine` over `clips` (after one warm-up batch), in batches.
+pub fn time_engine(
+    name: &str,
+    engine: &dyn MelEngine,
+    clips: &[Vec<f32>],
+    batch: usize,
+    clip_seconds: f64,
+) -> Result<BenchRow> {
+    let warm = &clips[..batch.min(clips.len())];
+    for r in engine.compute_batch(warm) {
+        r?;
+    }
+    let started = Instant::now();
+    for chunk in clips.chunks(batch) {
+        for r in engine.compute_batch(chunk) {
+            r?;
+        }
+    }
+    Ok(BenchRow::new(
+        name,
+        clips.len(),
+        clip_seconds,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// CPU rows: one thread, then all threads.
+pub fn bench_mel_cpu(
+    config: &Config,
+    clips: &[Vec<f32>],
+    clip_seconds: f64,
+) -> Result<Vec<BenchRow>> {
+    let engine = MelSpectrogram::new(&config.spectrogram, config.audio.sample_rate);
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    let one = single.install(|| time_engine("cpu, 1 thread", &engine, clips, 64, clip_seconds))?;
+    let all = time_engine(
+        &format!("cpu, {} threads", rayon::current_num_threads()),
+        &engine,
+        clips,
+        64,
+        clip_seconds,
+    )?;
+    Ok(vec![one, all])
+}
+
+/// Plain-text table of bench rows.
+pub fn format_bench_table(rows: &[BenchRow]) -> String {
+    let mut out = format!(
+        "{:<36} {:>7} {:>10} {:>12} {:>10}\n",
+        "path", "clips", "wall_s", "audio_s/s", "clips/s"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<36} {:>7} {:>10.3} {:>12.1} {:>10.1}\n",
+            r.path, r.clips, r.wall_seconds, r.realtime_factor, r.clips_per_second
+        ));
+    }
+    out
+}
