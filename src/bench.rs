@@ -15,6 +15,8 @@ use crate::data::spectrograms::MelEngine;
 use crate::data::Manifest;
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
+use crate::gpu::GpuMel;
+use burn::tensor::{Tensor, TensorData};
 
 /// One measured path.
 #[derive(Debug, Clone, Serialize)]
@@ -131,6 +133,44 @@ pub fn bench_mel_cpu(
         clip_seconds,
     )?;
     Ok(vec![one, all])
+}
+
+/// GPU rows: kernels with host transfer both ways, and kernels alone on
+/// waveforms already on the device (synchronised by reading back one value).
+pub fn bench_mel_gpu(gpu: &GpuMel, clips: &[Vec<f32>], clip_seconds: f64) -> Result<Vec<BenchRow>> {
+    let batch = 64;
+    let with_transfer = time_engine(
+        &format!("{}, with transfer", gpu.name()),
+        gpu,
+        clips,
+        batch,
+        clip_seconds,
+    )?;
+    let len = clips[0].len();
+    let batches: Vec<Tensor<2>> = clips
+        .chunks(batch)
+        .map(|chunk| {
+            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+            Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), len]), gpu.device())
+        })
+        .collect();
+    let sync = |t: Tensor<3>| t.sum().into_data();
+    sync(gpu.forward(batches[0].clone())?);
+    let started = Instant::now();
+    let mut last = None;
+    for b in &batches {
+        last = Some(gpu.forward(b.clone())?);
+    }
+    if let Some(t) = last {
+        sync(t);
+    }
+    let on_device = BenchRow::new(
+        &format!("{}, on device", gpu.name()),
+        clips.len(),
+        clip_seconds,
+        started.elapsed().as_secs_f64(),
+    );
+    Ok(vec![with_transfer, on_device])
 }
 
 /// Plain-text table of bench rows.

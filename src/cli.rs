@@ -17,6 +17,7 @@ use crate::data::stats::{format_stats_table, manifest_stats};
 use crate::data::{Manifest, Split, SplitFractions};
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
+use crate::gpu::{wgpu_device, GpuApi, GpuMel};
 use crate::util::absolute;
 
 #[derive(Debug, Parser)]
@@ -240,16 +241,18 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
 fn spectrogram(args: SpectrogramArgs) -> Result<ExitCode> {
     let config = args.config.load()?;
     let manifest = Manifest::load(&args.manifest)?;
-    let cpu = MelSpectrogram::new(&config.spectrogram, config.audio.sample_rate);
-    let engine: &dyn MelEngine = match args.device {
-        DeviceArg::Cpu => &cpu,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "--device {other:?}: GPU spectrograms are not available in this build"
-            )))
-        }
-    };
-    let report = export_spectrograms(&manifest, &config, engine, &args.out, args.png, args.json)?;
+    let engine = mel_engine(&config, args.device)?;
+    if !args.json {
+        eprintln!("computing log-Mel on {}", engine.name());
+    }
+    let report = export_spectrograms(
+        &manifest,
+        &config,
+        engine.as_ref(),
+        &args.out,
+        args.png,
+        args.json,
+    )?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -272,6 +275,23 @@ fn spectrogram(args: SpectrogramArgs) -> Result<ExitCode> {
     })
 }
 
+/// The log-Mel engine for `--device`.
+fn mel_engine(config: &Config, device: DeviceArg) -> Result<Box<dyn MelEngine>> {
+    let (spec, rate) = (&config.spectrogram, config.audio.sample_rate);
+    Ok(match device {
+        DeviceArg::Cpu => Box::new(MelSpectrogram::new(spec, rate)),
+        DeviceArg::Wgpu => Box::new(GpuMel::new(spec, rate, &wgpu_device(GpuApi::Auto)?)?),
+        DeviceArg::Vulkan => Box::new(GpuMel::new(spec, rate, &wgpu_device(GpuApi::Vulkan)?)?),
+        DeviceArg::Cuda => {
+            return Err(Error::InvalidArgument(
+                "--device cuda: the log-Mel kernels are WGSL and run on wgpu devices; \
+                 use --device vulkan on an NVIDIA GPU"
+                    .into(),
+            ))
+        }
+    })
+}
+
 fn bench_mel(
     config: Config,
     device: DeviceArg,
@@ -287,10 +307,19 @@ fn bench_mel(
     }
     let input = bench::bench_clips(&config, manifest, clips, seconds)?;
     let mut rows = bench::bench_mel_cpu(&config, &input, seconds)?;
-    if device != DeviceArg::Cpu {
-        return Err(Error::InvalidArgument(format!(
-            "--device {device:?}: GPU spectrograms are not available in this build"
-        )));
+    let api = match device {
+        DeviceArg::Cpu => None,
+        DeviceArg::Wgpu => Some(GpuApi::Auto),
+        DeviceArg::Vulkan => Some(GpuApi::Vulkan),
+        DeviceArg::Cuda => return mel_engine(&config, device).map(|_| ExitCode::SUCCESS),
+    };
+    if let Some(api) = api {
+        let gpu = GpuMel::new(
+            &config.spectrogram,
+            config.audio.sample_rate,
+            &wgpu_device(api)?,
+        )?;
+        rows.extend(bench::bench_mel_gpu(&gpu, &input, seconds)?);
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
     if json {

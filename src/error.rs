@@ -46,6 +46,9 @@ pub enum Error {
     #[error("{path}: invalid TOML: {reason}")]
     ConfigSyntax { path: PathBuf, reason: String },
 
+    #[error("GPU: {0}")]
+    Gpu(String),
+
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
 }

@@ -16,6 +16,7 @@ use crate::audio::ClipLoader;
 use crate::config::Config;
 use crate::dsp::{write_spectrogram_png, MelSpectrogram, Spectrogram};
 use crate::error::{Error, Result};
+use crate::gpu::GpuMel;
 use crate::npy::write_npy_f32;
 use crate::util::{atomic_write_str, progress_bar};
 
@@ -31,6 +32,56 @@ impl MelEngine for MelSpectrogram {
     }
     fn compute_batch(&self, clips: &[Vec<f32>]) -> Vec<Result<Spectrogram>> {
         MelSpectrogram::compute_batch(self, clips)
+    }
+}
+
+/// GPU batches: clips are grouped by length (one launch needs one length)
+/// and split so the intermediate power spectrum stays under 64 MiB, well
+/// inside wgpu's default storage-binding limit.
+impl MelEngine for GpuMel {
+    fn name(&self) -> String {
+        format!("gpu ({})", self.spectrum_kernel())
+    }
+
+    fn compute_batch(&self, clips: &[Vec<f32>]) -> Vec<Result<Spectrogram>> {
+        const MAX_SPECTRUM_BYTES: usize = 64 << 20;
+        let mut out: Vec<Option<Result<Spectrogram>>> = (0..clips.len()).map(|_| None).collect();
+        let mut by_length: HashMap<usize, Vec<usize>> = HashMap::new();
+        for (i, clip) in clips.iter().enumerate() {
+            by_length.entry(clip.len()).or_default().push(i);
+        }
+        for (len, indices) in by_length {
+            let per_clip = match self.n_frames(len) {
+                Ok(frames) => frames * (1 + self.config_n_fft() / 2) * 4,
+                Err(e) => {
+                    let message = e.to_string();
+                    for i in indices {
+                        out[i] = Some(Err(Error::InvalidArgument(message.clone())));
+                    }
+                    continue;
+                }
+            };
+            let per_launch = (MAX_SPECTRUM_BYTES / per_clip).max(1);
+            for group in indices.chunks(per_launch) {
+                let batch: Vec<Vec<f32>> = group.iter().map(|&i| clips[i].clone()).collect();
+                match self.compute_host(&batch) {
+                    Ok(specs) => {
+                        for (&i, spec) in group.iter().zip(specs) {
+                            out[i] = Some(Ok(spec));
+                        }
+                    }
+                    Err(e) => {
+                        let message = e.to_string();
+                        for &i in group {
+                            out[i] = Some(Err(Error::Gpu(message.clone())));
+                        }
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|r| r.unwrap_or_else(|| Err(Error::Gpu("clip was not computed".into()))))
+            .collect()
     }
 }
 
