@@ -173,6 +173,83 @@ pub fn bench_mel_gpu(gpu: &GpuMel, clips: &[Vec<f32>], clip_seconds: f64) -> Res
     Ok(vec![with_transfer, on_device])
 }
 
+/// The same log-Mel written with Burn's own tensor ops and `burn::signal`'s
+/// STFT (reflect-padded), on `device`: `[clips, samples]` to dB
+/// `[clips, frames, n_mels]`. A cross-check and a baseline for our kernels.
+pub fn burn_signal_mel(config: &Config, waveforms: Tensor<2>) -> Tensor<3> {
+    let spec = &config.spectrogram;
+    let device = waveforms.device();
+    let win = if spec.win_length == 0 {
+        spec.n_fft
+    } else {
+        spec.win_length
+    };
+    let window = burn::signal::hann_window(win, true, &device);
+    let options = burn::signal::StftOptions {
+        n_fft: spec.n_fft,
+        hop_length: spec.hop_length,
+        win_length: Some(win),
+        center: spec.center,
+        onesided: true,
+    };
+    let complex = burn::signal::stft(waveforms, Some(window), options); // [B, T, F, 2]
+    let power: Tensor<3> = complex.powf_scalar(2.0).sum_dim(3).squeeze_dim(3);
+    let bank = MelSpectrogram::new(spec, config.audio.sample_rate)
+        .bank()
+        .to_dense();
+    let n_bins = 1 + spec.n_fft / 2;
+    let bank = Tensor::<2>::from_data(TensorData::new(bank, [spec.n_mels, n_bins]), &device);
+    let mel = power.matmul(bank.transpose().unsqueeze::<3>());
+    let db = mel.clamp_min(spec.amin as f32).log() * (10.0 / std::f32::consts::LN_10);
+    match spec.top_db {
+        Some(top) => {
+            let peak = db.clone().max_dim(2).max_dim(1);
+            db.max_pair(peak - top as f32)
+        }
+        None => db,
+    }
+}
+
+/// Time [`burn_signal_mel`] on `gpu`'s device, waveforms already there.
+pub fn bench_burn_signal(
+    config: &Config,
+    device: &burn::tensor::Device,
+    clips: &[Vec<f32>],
+    clip_seconds: f64,
+) -> Result<BenchRow> {
+    if !config.spectrogram.n_fft.is_power_of_two() {
+        return Err(Error::InvalidArgument(
+            "burn::signal's STFT needs a power-of-two n_fft".into(),
+        ));
+    }
+    let batch = 64;
+    let len = clips[0].len();
+    let batches: Vec<Tensor<2>> = clips
+        .chunks(batch)
+        .map(|chunk| {
+            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
+            Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), len]), device)
+        })
+        .collect();
+    burn_signal_mel(config, batches[0].clone())
+        .sum()
+        .into_data();
+    let started = Instant::now();
+    let mut last = None;
+    for b in &batches {
+        last = Some(burn_signal_mel(config, b.clone()));
+    }
+    if let Some(t) = last {
+        t.sum().into_data();
+    }
+    Ok(BenchRow::new(
+        "burn::signal STFT + tensor ops, on device",
+        clips.len(),
+        clip_seconds,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
 /// Plain-text table of bench rows.
 pub fn format_bench_table(rows: &[BenchRow]) -> String {
     let mut out = format!(

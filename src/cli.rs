@@ -320,6 +320,10 @@ fn bench_mel(
             &wgpu_device(api)?,
         )?;
         rows.extend(bench::bench_mel_gpu(&gpu, &input, seconds)?);
+        match bench::bench_burn_signal(&config, gpu.device(), &input, seconds) {
+            Ok(row) => rows.push(row),
+            Err(e) => eprintln!("burn::signal path not timed: {e}"),
+        }
     }
     rows.sort_by(|a, b| a.path.cmp(&b.path));
     if json {

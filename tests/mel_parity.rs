@@ -239,3 +239,48 @@ fn gpu_batches_match_cpu() {
         assert!(err < 0.01, "GPU vs CPU: {err} dB");
     }
 }
+
+/// Cross-check against Burn's own `burn::signal` STFT with tensor ops (the
+/// PANNs preset: reflect padding, which is what burn::signal implements).
+#[test]
+fn gpu_kernels_agree_with_burn_signal() {
+    use burn::tensor::{Tensor, TensorData};
+    let device = soundclass::gpu::wgpu_device(soundclass::gpu::GpuApi::Vulkan).unwrap();
+    let config = soundclass::Config::load(None, &["spectrogram.preset=panns".into()]).unwrap();
+    let index = index();
+    let case = index["spectrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["preset"] == "panns"
+                && c["pad_mode"] == "reflect"
+                && c["signal"].as_str().unwrap().contains("demo")
+        })
+        .unwrap();
+    let y = signal(case);
+    let len = y.len();
+    let burn_db = soundclass::bench::burn_signal_mel(
+        &config,
+        Tensor::<2>::from_data(TensorData::new(y.clone(), [1, len]), &device),
+    );
+    let [_, frames, n_mels] = burn_db.dims();
+    let burn_db: Vec<f32> = burn_db.into_data().try_to_vec::<f32>().unwrap();
+    let ours = soundclass::gpu::GpuMel::new(&config.spectrogram, 32000, &device)
+        .unwrap()
+        .compute_host(&[y])
+        .unwrap()
+        .remove(0);
+    assert_eq!((ours.n_mels, ours.frames), (n_mels, frames));
+    let peak = ours.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+    let mut err = 0.0f32;
+    for m in 0..n_mels {
+        for t in 0..frames {
+            let a = ours.get(m, t);
+            if a > peak - 60.0 {
+                err = err.max((a - burn_db[t * n_mels + m]).abs());
+            }
+        }
+    }
+    assert!(err < 0.05, "our kernels vs burn::signal: {err} dB");
+}
