@@ -31,25 +31,7 @@ const MAX_FRAME: u32 = 4096u;
 
 var<workgroup> frame_buf: array<f32, MAX_FRAME>;
 
-fn sample_at(clip: u32, position: i32) -> f32 {
-    let len = i32(info.signal_len);
-    var i = position;
-    if (i < 0 || i >= len) {
-        if (info.pad_mode == 0u) {
-            return 0.0;
-        }
-        if (len == 1) {
-            i = 0;
-        } else {
-            let period = 2 * (len - 1);
-            i = ((i % period) + period) % period;
-            if (i >= len) {
-                i = period - i;
-            }
-        }
-    }
-    return signal[clip * info.signal_len + u32(i)];
-}
+// sample_at(clip, position) is appended from padded_signal.wgsl.
 
 fn windowed(clip: u32, start: i32, n: u32) -> f32 {
     if (info.n_fft <= MAX_FRAME) {

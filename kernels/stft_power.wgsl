@@ -35,26 +35,7 @@ const MAX_HALF: u32 = 2048u;
 
 var<workgroup> buf: array<vec2<f32>, MAX_HALF>;
 
-fn sample_at(clip: u32, position: i32) -> f32 {
-    let len = i32(info.signal_len);
-    var i = position;
-    if (i < 0 || i >= len) {
-        if (info.pad_mode == 0u) {
-            return 0.0;
-        }
-        if (len == 1) {
-            i = 0;
-        } else {
-            // numpy "reflect": period 2(len - 1), edge sample not repeated.
-            let period = 2 * (len - 1);
-            i = ((i % period) + period) % period;
-            if (i >= len) {
-                i = period - i;
-            }
-        }
-    }
-    return signal[clip * info.signal_len + u32(i)];
-}
+// sample_at(clip, position) is appended from padded_signal.wgsl.
 
 fn reverse_bits(v: u32, bits: u32) -> u32 {
     return reverseBits(v) >> (32u - bits);

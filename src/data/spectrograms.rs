@@ -63,7 +63,7 @@ impl MelEngine for GpuMel {
             };
             let per_launch = (MAX_SPECTRUM_BYTES / per_clip).max(1);
             for group in indices.chunks(per_launch) {
-                let batch: Vec<Vec<f32>> = group.iter().map(|&i| clips[i].clone()).collect();
+                let batch: Vec<&[f32]> = group.iter().map(|&i| clips[i].as_slice()).collect();
                 match self.compute_host(&batch) {
                     Ok(specs) => {
                         for (&i, spec) in group.iter().zip(specs) {

@@ -44,12 +44,21 @@ enum Kernel {
 
 impl KernelSource for Kernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(match self {
-            Kernel::StftPower => include_str!("../../kernels/stft_power.wgsl"),
-            Kernel::DftPower => include_str!("../../kernels/dft_power.wgsl"),
-            Kernel::MelProject => include_str!("../../kernels/mel_project.wgsl"),
-            Kernel::PowerToDb => include_str!("../../kernels/power_to_db.wgsl"),
-        })
+        // WGSL has no includes: the framing kernels get the shared padding
+        // function appended (module-scope order does not matter in WGSL).
+        let padded_signal = include_str!("../../kernels/padded_signal.wgsl");
+        match self {
+            Kernel::StftPower => SourceTemplate::new(include_str!("../../kernels/stft_power.wgsl"))
+                .add_template(padded_signal),
+            Kernel::DftPower => SourceTemplate::new(include_str!("../../kernels/dft_power.wgsl"))
+                .add_template(padded_signal),
+            Kernel::MelProject => {
+                SourceTemplate::new(include_str!("../../kernels/mel_project.wgsl"))
+            }
+            Kernel::PowerToDb => {
+                SourceTemplate::new(include_str!("../../kernels/power_to_db.wgsl"))
+            }
+        }
     }
 
     fn id(&self) -> KernelId {
@@ -342,17 +351,20 @@ impl GpuMel {
     }
 
     /// Upload equal-length clips, run [`forward`](Self::forward), download.
-    pub fn compute_host(&self, clips: &[Vec<f32>]) -> Result<Vec<Spectrogram>> {
+    pub fn compute_host<S: AsRef<[f32]>>(&self, clips: &[S]) -> Result<Vec<Spectrogram>> {
         let Some(first) = clips.first() else {
             return Ok(Vec::new());
         };
-        let len = first.len();
-        if clips.iter().any(|c| c.len() != len) {
+        let len = first.as_ref().len();
+        if clips.iter().any(|c| c.as_ref().len() != len) {
             return Err(Error::InvalidArgument(
                 "GPU batches need clips of one length".into(),
             ));
         }
-        let flat: Vec<f32> = clips.iter().flatten().copied().collect();
+        let flat: Vec<f32> = clips
+            .iter()
+            .flat_map(|c| c.as_ref().iter().copied())
+            .collect();
         let waveforms =
             Tensor::<2>::from_data(TensorData::new(flat, [clips.len(), len]), &self.device);
         let out = self.forward(waveforms)?;

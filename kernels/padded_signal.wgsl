@@ -1,0 +1,23 @@
+// Shared by stft_power.wgsl and dft_power.wgsl (appended to each source by
+// src/gpu): a sample of the centre-padded signal. Expects `signal` and an
+// `info` with `signal_len` and `pad_mode` (0 = zeros, 1 = numpy "reflect":
+// period 2(len - 1), edge sample not repeated).
+fn sample_at(clip: u32, position: i32) -> f32 {
+    let len = i32(info.signal_len);
+    var i = position;
+    if (i < 0 || i >= len) {
+        if (info.pad_mode == 0u) {
+            return 0.0;
+        }
+        if (len == 1) {
+            i = 0;
+        } else {
+            let period = 2 * (len - 1);
+            i = ((i % period) + period) % period;
+            if (i >= len) {
+                i = period - i;
+            }
+        }
+    }
+    return signal[clip * info.signal_len + u32(i)];
+}
