@@ -6,7 +6,9 @@ Run from anywhere (rerunnable; it overwrites its outputs and removes stale ones)
     pip install librosa soundfile numpy
     python3 scripts/make_reference.py [--out tests/data/reference]
 
-Outputs (numpy .npy format v1.0, little-endian, C order) plus an index, reference.json:
+Outputs (numpy .npy format v1.0, little-endian, C order) plus an index, reference.json
+(also feat_<signal>_22050.npy: librosa's mfcc, spectral centroid, bandwidth, roll-off,
+flatness, zero-crossing rate and rms per frame, rows named in reference.json):
   * fb_<name>.npy     librosa.filters.mel in float64, [n_mels, 1 + n_fft // 2], for the
                       librosa preset (22050 Hz, n_fft 2048, 128 mels, Slaney), the panns
                       preset (32000 Hz, n_fft 1024, 64 mels, 50-14000 Hz, Slaney) and an
@@ -67,7 +69,11 @@ CASES = [
     (LIBROSA, "constant", False, ["chirp", "noise"]),  # "nocenter"; pad_mode is unused
 ]
 
-PATTERNS = ("fb_*.npy", "signal_*.npy", "mel_*.npy", "db_*.npy", "reference.json")
+PATTERNS = ("fb_*.npy", "signal_*.npy", "mel_*.npy", "db_*.npy", "feat_*.npy", "reference.json")
+# Frame-level hand-made features (librosa defaults: n_fft 2048, hop 512, centred),
+# one row each in feat_<signal>_22050.npy, float64 [rows, frames].
+FEATURE_ROWS = [f"mfcc{k:02d}" for k in range(1, 21)] + [
+    "spectral_centroid", "spectral_bandwidth", "spectral_rolloff", "spectral_flatness", "zcr", "rms"]
 
 
 def demo_path():
@@ -163,6 +169,24 @@ def main():
                 "signal": signal_file, **p, "center": center, "pad_mode": pad, **DB,
                 "mel_file": save(out, f"mel_{tag}.npy", mel, np.float32),
                 "db_file": save(out, f"db_{tag}.npy", db, np.float32)})
+
+    index["features"] = []
+    for name in ("sine440", "chirp", "noise", "demo"):
+        signal_file = stored[(name, 22050)]
+        y = np.load(out / signal_file).astype(np.float64)
+        sr = 22050
+        rows = np.vstack([
+            librosa.feature.mfcc(y=y, sr=sr, n_mfcc=20),
+            librosa.feature.spectral_centroid(y=y, sr=sr),
+            librosa.feature.spectral_bandwidth(y=y, sr=sr),
+            librosa.feature.spectral_rolloff(y=y, sr=sr, roll_percent=0.85),
+            librosa.feature.spectral_flatness(y=y),
+            librosa.feature.zero_crossing_rate(y),
+            librosa.feature.rms(y=y),
+        ])
+        assert rows.shape[0] == len(FEATURE_ROWS)
+        index["features"].append({"signal": signal_file, "sr": sr, "rows": FEATURE_ROWS,
+                                  "file": save(out, f"feat_{name}_{sr}.npy", rows, np.float64)})
 
     (out / "reference.json").write_text(json.dumps(index, indent=1) + "\n")
 

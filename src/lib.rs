@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod dsp;
 pub mod error;
+pub mod features;
 pub mod gpu;
 pub mod npy;
 pub mod util;

@@ -4,19 +4,25 @@
 
 use std::sync::Arc;
 
-use realfft::{RealFftPlanner, RealToComplex};
+use num_traits::Float;
+use realfft::{FftNum, RealFftPlanner, RealToComplex};
 
 use crate::config::PadMode;
 use crate::error::{Error, Result};
 
+/// Sample types the STFT runs in: f32 for spectrograms, f64 where
+/// downstream statistics amplify rounding (spectral bandwidth).
+pub trait StftSample: FftNum + Float {}
+impl<T: FftNum + Float> StftSample for T {}
+
 /// Periodic Hann window of `win_length`, zero-padded to `n_fft` with the
 /// window in the middle (librosa's `get_window` + `pad_center`).
-pub fn hann_window(win_length: usize, n_fft: usize) -> Vec<f32> {
-    let mut window = vec![0.0f32; n_fft];
+pub fn hann_window<T: StftSample>(win_length: usize, n_fft: usize) -> Vec<T> {
+    let mut window = vec![T::zero(); n_fft];
     let offset = (n_fft - win_length) / 2;
     for i in 0..win_length {
         let phase = 2.0 * std::f64::consts::PI * i as f64 / win_length as f64;
-        window[offset + i] = (0.5 - 0.5 * phase.cos()) as f32;
+        window[offset + i] = T::from_f64(0.5 - 0.5 * phase.cos()).unwrap_or_else(T::zero);
     }
     window
 }
@@ -46,18 +52,18 @@ fn padded_index(i: isize, len: usize, mode: PadMode) -> Option<usize> {
 }
 
 /// Framing parameters and a planned real FFT, built once and reused for
-/// every frame and clip.
+/// every frame and clip. Input is f32; the transform runs in `T`.
 #[derive(Clone)]
-pub struct Stft {
+pub struct Stft<T: StftSample = f32> {
     pub n_fft: usize,
     pub hop_length: usize,
     pub center: bool,
     pub pad_mode: PadMode,
-    window: Vec<f32>,
-    fft: Arc<dyn RealToComplex<f32>>,
+    window: Vec<T>,
+    fft: Arc<dyn RealToComplex<T>>,
 }
 
-impl std::fmt::Debug for Stft {
+impl<T: StftSample> std::fmt::Debug for Stft<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stft")
             .field("n_fft", &self.n_fft)
@@ -68,7 +74,7 @@ impl std::fmt::Debug for Stft {
     }
 }
 
-impl Stft {
+impl<T: StftSample> Stft<T> {
     pub fn new(
         n_fft: usize,
         hop_length: usize,
@@ -77,7 +83,7 @@ impl Stft {
         pad_mode: PadMode,
     ) -> Self {
         let win_length = if win_length == 0 { n_fft } else { win_length };
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(n_fft);
+        let fft = RealFftPlanner::<T>::new().plan_fft_forward(n_fft);
         Self {
             n_fft,
             hop_length,
@@ -92,7 +98,7 @@ impl Stft {
         1 + self.n_fft / 2
     }
 
-    pub fn window(&self) -> &[f32] {
+    pub fn window(&self) -> &[T] {
         &self.window
     }
 
@@ -116,13 +122,13 @@ impl Stft {
     /// with `n_bins` values per frame; buffers are reused across frames.
     pub fn for_each_frame<F>(&self, signal: &[f32], power: f64, mut sink: F) -> Result<usize>
     where
-        F: FnMut(usize, &[f32]),
+        F: FnMut(usize, &[T]),
     {
         let frames = self.n_frames(signal.len())?;
         let mut input = self.fft.make_input_vec();
         let mut output = self.fft.make_output_vec();
         let mut scratch = self.fft.make_scratch_vec();
-        let mut spectrum = vec![0.0f32; self.n_bins()];
+        let mut spectrum = vec![T::zero(); self.n_bins()];
         let pad = if self.center {
             (self.n_fft / 2) as isize
         } else {
@@ -134,13 +140,13 @@ impl Stft {
             if start >= 0 && start as usize + self.n_fft <= len {
                 let frame = &signal[start as usize..start as usize + self.n_fft];
                 for ((x, &s), &w) in input.iter_mut().zip(frame).zip(&self.window) {
-                    *x = s * w;
+                    *x = T::from_f32(s).unwrap_or_else(T::zero) * w;
                 }
             } else {
                 for (k, (x, &w)) in input.iter_mut().zip(&self.window).enumerate() {
-                    *x = padded_index(start + k as isize, len, self.pad_mode)
-                        .map_or(0.0, |i| signal[i])
-                        * w;
+                    let s = padded_index(start + k as isize, len, self.pad_mode)
+                        .map_or(0.0, |i| signal[i]);
+                    *x = T::from_f32(s).unwrap_or_else(T::zero) * w;
                 }
             }
             self.fft
@@ -155,7 +161,7 @@ impl Stft {
                     *p = (c.re * c.re + c.im * c.im).sqrt();
                 }
             } else {
-                let half = (power / 2.0) as f32;
+                let half = T::from_f64(power / 2.0).unwrap_or_else(T::one);
                 for (p, c) in spectrum.iter_mut().zip(&output) {
                     *p = (c.re * c.re + c.im * c.im).powf(half);
                 }
@@ -186,13 +192,13 @@ mod tests {
 
     #[test]
     fn window_is_periodic_hann_centred() {
-        let w = hann_window(4, 8);
+        let w = hann_window::<f32>(4, 8);
         assert_eq!(w, vec![0.0, 0.0, 0.0, 0.5, 1.0, 0.5, 0.0, 0.0]);
     }
 
     #[test]
     fn parseval_on_a_sine() {
-        let stft = Stft::new(512, 128, 0, true, PadMode::Constant);
+        let stft = Stft::<f32>::new(512, 128, 0, true, PadMode::Constant);
         let x: Vec<f32> = (0..4096)
             .map(|i| (2.0 * std::f32::consts::PI * 64.0 * i as f32 / 512.0).sin())
             .collect();

@@ -1,0 +1,259 @@
+//! Hand-made clip features as librosa defines them, computed from one STFT
+//! per clip: MFCC, spectral centroid, bandwidth, roll-off and flatness, zero
+//! crossing rate and RMS (frame-level), summarised by mean and standard
+//! deviation per clip.
+
+use crate::config::{MelNorm, MelScale, PadMode};
+use crate::dsp::{power_to_db, DbReference, MelBankSpec, SparseMelBank, Stft};
+use crate::error::Result;
+
+/// Frame-level features of one clip, each `frames` long (MFCC: `n_mfcc`
+/// rows of `frames`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameFeatures {
+    pub frames: usize,
+    pub mfcc: Vec<Vec<f32>>,
+    pub centroid: Vec<f32>,
+    pub bandwidth: Vec<f32>,
+    pub rolloff: Vec<f32>,
+    pub flatness: Vec<f32>,
+    pub zcr: Vec<f32>,
+    pub rms: Vec<f32>,
+}
+
+/// librosa's feature defaults: n_fft 2048, hop 512, centred frames with
+/// zero padding, 128 Slaney mels, 20 MFCCs, roll-off at 85 %.
+#[derive(Debug, Clone)]
+pub struct FeatureExtractor {
+    sample_rate: u32,
+    n_fft: usize,
+    hop_length: usize,
+    n_mfcc: usize,
+    roll_percent: f64,
+    /// f64: bandwidth weights far bins by (f - centroid)^2, which would
+    /// magnify f32 FFT rounding.
+    stft: Stft<f64>,
+    bank: SparseMelBank,
+    /// DCT-II, orthonormal, `[n_mfcc, n_mels]`.
+    dct: Vec<f32>,
+    freqs: Vec<f64>,
+}
+
+impl FeatureExtractor {
+    pub fn new(sample_rate: u32) -> Self {
+        let (n_fft, hop_length, n_mels, n_mfcc) = (2048, 512, 128, 20);
+        let bank = SparseMelBank::new(&MelBankSpec {
+            sample_rate,
+            n_fft,
+            n_mels,
+            fmin: 0.0,
+            fmax: None,
+            scale: MelScale::Slaney,
+            norm: MelNorm::Slaney,
+        });
+        let mut dct = vec![0.0f32; n_mfcc * n_mels];
+        for k in 0..n_mfcc {
+            let scale = if k == 0 {
+                (1.0 / n_mels as f64).sqrt()
+            } else {
+                (2.0 / n_mels as f64).sqrt()
+            };
+            for n in 0..n_mels {
+                let angle =
+                    std::f64::consts::PI * k as f64 * (2 * n + 1) as f64 / (2 * n_mels) as f64;
+                dct[k * n_mels + n] = (scale * angle.cos()) as f32;
+            }
+        }
+        let n_bins = 1 + n_fft / 2;
+        let freqs = (0..n_bins)
+            .map(|k| k as f64 * sample_rate as f64 / n_fft as f64)
+            .collect();
+        Self {
+            sample_rate,
+            n_fft,
+            hop_length,
+            n_mfcc,
+            roll_percent: 0.85,
+            stft: Stft::new(n_fft, hop_length, 0, true, PadMode::Constant),
+            bank,
+            dct,
+            freqs,
+        }
+    }
+
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Frame-level features of `y` (mono, at [`sample_rate`](Self::sample_rate)).
+    pub fn frame_features(&self, y: &[f32]) -> Result<FrameFeatures> {
+        let frames = self.stft.n_frames(y.len())?;
+        let n_mels = self.bank.n_mels;
+        let mut mel = vec![0.0f32; n_mels * frames];
+        let mut column = vec![0.0f32; n_mels];
+        let mut power32 = vec![0.0f32; 1 + self.n_fft / 2];
+        let mut out = FrameFeatures {
+            frames,
+            mfcc: vec![vec![0.0; frames]; self.n_mfcc],
+            centroid: vec![0.0; frames],
+            bandwidth: vec![0.0; frames],
+            rolloff: vec![0.0; frames],
+            flatness: vec![0.0; frames],
+            zcr: Vec::new(),
+            rms: Vec::new(),
+        };
+        self.stft.for_each_frame(y, 2.0, |t, power| {
+            for (p32, &p) in power32.iter_mut().zip(power) {
+                *p32 = p as f32;
+            }
+            self.bank.project(&power32, &mut column);
+            for (m, &v) in column.iter().enumerate() {
+                mel[m * frames + t] = v;
+            }
+            let (centroid, bandwidth, rolloff, flatness) = self.spectral_stats(power);
+            out.centroid[t] = centroid;
+            out.bandwidth[t] = bandwidth;
+            out.rolloff[t] = rolloff;
+            out.flatness[t] = flatness;
+        })?;
+        // MFCC: DCT-II of the whole clip's power_to_db(mel) (ref 1, top_db 80).
+        power_to_db(&mut mel, DbReference::Value(1.0), 1e-10, Some(80.0));
+        for (k, row) in out.mfcc.iter_mut().enumerate() {
+            let basis = &self.dct[k * n_mels..(k + 1) * n_mels];
+            for (t, v) in row.iter_mut().enumerate() {
+                *v = basis
+                    .iter()
+                    .enumerate()
+                    .map(|(m, b)| b * mel[m * frames + t])
+                    .sum();
+            }
+        }
+        out.zcr = self.zero_crossing_rate(y, frames);
+        out.rms = self.rms(y, frames);
+        Ok(out)
+    }
+
+    /// Centroid, bandwidth (p = 2), roll-off and flatness of one frame, from
+    /// its power spectrum (librosa uses |X| for the first three and |X|^2
+    /// for flatness).
+    fn spectral_stats(&self, power: &[f64]) -> (f32, f32, f32, f32) {
+        let magnitude: Vec<f64> = power.iter().map(|&p| p.sqrt()).collect();
+        let total: f64 = magnitude.iter().sum();
+        let (centroid, bandwidth) = if total > 0.0 {
+            let c: f64 = magnitude
+                .iter()
+                .zip(&self.freqs)
+                .map(|(m, f)| m * f)
+                .sum::<f64>()
+                / total;
+            let b = magnitude
+                .iter()
+                .zip(&self.freqs)
+                .map(|(m, f)| m * (f - c).powi(2))
+                .sum::<f64>()
+                / total;
+            (c, b.sqrt())
+        } else {
+            (0.0, 0.0)
+        };
+        let threshold = self.roll_percent * total;
+        let mut cumulative = 0.0;
+        let mut rolloff = 0.0;
+        for (m, f) in magnitude.iter().zip(&self.freqs) {
+            cumulative += m;
+            if cumulative >= threshold {
+                rolloff = *f;
+                break;
+            }
+        }
+        let amin = 1e-10f64;
+        let n = power.len() as f64;
+        let (log_sum, sum) = power.iter().fold((0.0, 0.0), |(l, s), &p| {
+            let v = p.max(amin);
+            (l + v.ln(), s + v)
+        });
+        let flatness = (log_sum / n).exp() / (sum / n);
+        (
+            centroid as f32,
+            bandwidth as f32,
+            rolloff as f32,
+            flatness as f32,
+        )
+    }
+
+    /// librosa's `zero_crossing_rate`: frames of `n_fft` samples centred by
+    /// edge padding; |x| <= 1e-10 counts as zero and zero as positive.
+    fn zero_crossing_rate(&self, y: &[f32], frames: usize) -> Vec<f32> {
+        let half = self.n_fft / 2;
+        let sample = |i: isize| -> f32 {
+            let clamped = i.clamp(0, y.len() as isize - 1) as usize;
+            let v = y[clamped];
+            if v.abs() <= 1e-10 {
+                0.0
+            } else {
+                v
+            }
+        };
+        (0..frames)
+            .map(|t| {
+                let start = (t * self.hop_length) as isize - half as isize;
+                let crossings = (1..self.n_fft as isize)
+                    .filter(|&k| (sample(start + k - 1) < 0.0) != (sample(start + k) < 0.0))
+                    .count();
+                crossings as f32 / self.n_fft as f32
+            })
+            .collect()
+    }
+
+    /// librosa's `rms` on the waveform: centred frames with zero padding,
+    /// no window, sqrt(mean(x^2)).
+    fn rms(&self, y: &[f32], frames: usize) -> Vec<f32> {
+        let half = (self.n_fft / 2) as isize;
+        (0..frames)
+            .map(|t| {
+                let start = (t * self.hop_length) as isize - half;
+                let lo = start.max(0) as usize;
+                let hi = ((start + self.n_fft as isize).max(0) as usize).min(y.len());
+                let energy: f64 = y[lo.min(hi)..hi].iter().map(|&v| (v as f64).powi(2)).sum();
+                (energy / self.n_fft as f64).sqrt() as f32
+            })
+            .collect()
+    }
+}
+
+/// Mean and population standard deviation (numpy's `std`, ddof 0).
+pub fn mean_std(values: &[f32]) -> (f64, f64) {
+    let n = values.len().max(1) as f64;
+    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = values
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean, var.sqrt())
+}
+
+impl FrameFeatures {
+    /// Clip-level summary with stable column names.
+    pub fn summary(&self) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        for (k, row) in self.mfcc.iter().enumerate() {
+            let (m, s) = mean_std(row);
+            out.push((format!("mfcc{:02}_mean", k + 1), m));
+            out.push((format!("mfcc{:02}_std", k + 1), s));
+        }
+        for (name, values) in [
+            ("spectral_centroid", &self.centroid),
+            ("spectral_bandwidth", &self.bandwidth),
+            ("spectral_rolloff", &self.rolloff),
+            ("spectral_flatness", &self.flatness),
+            ("zcr", &self.zcr),
+            ("rms", &self.rms),
+        ] {
+            let (m, s) = mean_std(values);
+            out.push((format!("{name}_mean"), m));
+            out.push((format!("{name}_std"), s));
+        }
+        out
+    }
+}
