@@ -120,9 +120,9 @@ def main():
     if args.json:
         print(json.dumps({"preset": args.preset, **p, "rows": rows}, indent=2))
         return
-    print(f"{'path':<36} {'clips':>7} {'wall_s':>10} {'audio_s/s':>12} {'clips/s':>10}")
+    print(f"{'path':<44} {'clips':>7} {'wall_s':>10} {'audio_s/s':>12} {'clips/s':>10}")
     for r in rows:
-        print(f"{r['path']:<36} {r['clips']:>7} {r['wall_seconds']:>10.3f} {r['realtime_factor']:>12.1f} "
+        print(f"{r['path']:<44} {r['clips']:>7} {r['wall_seconds']:>10.3f} {r['realtime_factor']:>12.1f} "
               f"{r['clips_per_second']:>10.1f}")
 
 

@@ -146,30 +146,14 @@ pub fn bench_mel_gpu(gpu: &GpuMel, clips: &[Vec<f32>], clip_seconds: f64) -> Res
         batch,
         clip_seconds,
     )?;
-    let len = clips[0].len();
-    let batches: Vec<Tensor<2>> = clips
-        .chunks(batch)
-        .map(|chunk| {
-            let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
-            Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), len]), gpu.device())
-        })
-        .collect();
-    let sync = |t: Tensor<3>| t.sum().into_data();
-    sync(gpu.forward(batches[0].clone())?);
-    let started = Instant::now();
-    let mut last = None;
-    for b in &batches {
-        last = Some(gpu.forward(b.clone())?);
-    }
-    if let Some(t) = last {
-        sync(t);
-    }
-    let on_device = BenchRow::new(
+    let on_device = time_on_device(
         &format!("{}, on device", gpu.name()),
-        clips.len(),
+        clips,
+        batch,
         clip_seconds,
-        started.elapsed().as_secs_f64(),
-    );
+        gpu.device(),
+        |b| gpu.forward(b),
+    )?;
     Ok(vec![with_transfer, on_device])
 }
 
@@ -222,7 +206,32 @@ pub fn bench_burn_signal(
             "burn::signal's STFT needs a power-of-two n_fft".into(),
         ));
     }
-    let batch = 64;
+    // Burn's generic ops keep several [batch, frames, bins] intermediates
+    // alive: small batches stay inside lavapipe's buffer limit.
+    time_on_device(
+        "burn::signal STFT + tensor ops, on device",
+        clips,
+        8,
+        clip_seconds,
+        device,
+        |b| Ok(burn_signal_mel(config, b)),
+    )
+}
+
+/// Upload `clips` in batches to `device`, run `f` once to warm up (kernel
+/// compilation), then time it over every batch. The device queue is
+/// drained by reading back the sum of the last output.
+fn time_on_device<F>(
+    name: &str,
+    clips: &[Vec<f32>],
+    batch: usize,
+    clip_seconds: f64,
+    device: &burn::tensor::Device,
+    f: F,
+) -> Result<BenchRow>
+where
+    F: Fn(Tensor<2>) -> Result<Tensor<3>>,
+{
     let len = clips[0].len();
     let batches: Vec<Tensor<2>> = clips
         .chunks(batch)
@@ -231,19 +240,23 @@ pub fn bench_burn_signal(
             Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), len]), device)
         })
         .collect();
-    burn_signal_mel(config, batches[0].clone())
-        .sum()
-        .into_data();
+    let sync = |t: Tensor<3>| {
+        t.sum()
+            .try_into_data()
+            .map(|_| ())
+            .map_err(|e| Error::Gpu(format!("{name}: {e:?}")))
+    };
+    sync(f(batches[0].clone())?)?;
     let started = Instant::now();
     let mut last = None;
     for b in &batches {
-        last = Some(burn_signal_mel(config, b.clone()));
+        last = Some(f(b.clone())?);
     }
     if let Some(t) = last {
-        t.sum().into_data();
+        sync(t)?;
     }
     Ok(BenchRow::new(
-        "burn::signal STFT + tensor ops, on device",
+        name,
         clips.len(),
         clip_seconds,
         started.elapsed().as_secs_f64(),
@@ -253,12 +266,12 @@ pub fn bench_burn_signal(
 /// Plain-text table of bench rows.
 pub fn format_bench_table(rows: &[BenchRow]) -> String {
     let mut out = format!(
-        "{:<36} {:>7} {:>10} {:>12} {:>10}\n",
+        "{:<44} {:>7} {:>10} {:>12} {:>10}\n",
         "path", "clips", "wall_s", "audio_s/s", "clips/s"
     );
     for r in rows {
         out.push_str(&format!(
-            "{:<36} {:>7} {:>10.3} {:>12.1} {:>10.1}\n",
+            "{:<44} {:>7} {:>10.3} {:>12.1} {:>10.1}\n",
             r.path, r.clips, r.wall_seconds, r.realtime_factor, r.clips_per_second
         ));
     }
