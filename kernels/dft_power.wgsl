@@ -31,7 +31,7 @@ const MAX_FRAME: u32 = 4096u;
 
 var<workgroup> frame_buf: array<f32, MAX_FRAME>;
 
-// sample_at(clip, position) is appended from padded_signal.wgsl.
+// sample_at(clip, position) and apply_power(p) are appended from frame_common.wgsl.
 
 fn windowed(clip: u32, start: i32, n: u32) -> f32 {
     if (info.n_fft <= MAX_FRAME) {
@@ -63,13 +63,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
                 index = index - n_fft;
             }
         }
-        let p = acc.x * acc.x + acc.y * acc.y;
-        var v = p;
-        if (info.power == 1.0) {
-            v = sqrt(p);
-        } else if (info.power != 2.0) {
-            v = pow(p, 0.5 * info.power);
-        }
-        spectrum[out_base + k] = v;
+        spectrum[out_base + k] = apply_power(acc.x * acc.x + acc.y * acc.y);
     }
 }

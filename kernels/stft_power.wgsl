@@ -35,7 +35,7 @@ const MAX_HALF: u32 = 2048u;
 
 var<workgroup> buf: array<vec2<f32>, MAX_HALF>;
 
-// sample_at(clip, position) is appended from padded_signal.wgsl.
+// sample_at(clip, position) and apply_power(p) are appended from frame_common.wgsl.
 
 fn reverse_bits(v: u32, bits: u32) -> u32 {
     return reverseBits(v) >> (32u - bits);
@@ -96,13 +96,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
             let odd = vec2<f32>(0.5 * d.y, -0.5 * d.x); // (a - c) * (-i / 2)
             x = even + cmul(twiddle[k], odd);
         }
-        let p = x.x * x.x + x.y * x.y;
-        var v = p;
-        if (info.power == 1.0) {
-            v = sqrt(p);
-        } else if (info.power != 2.0) {
-            v = pow(p, 0.5 * info.power);
-        }
-        spectrum[out_base + k] = v;
+        spectrum[out_base + k] = apply_power(x.x * x.x + x.y * x.y);
     }
 }

@@ -83,29 +83,26 @@ fn audioset_eval_counts_through_cli() {
         );
     }
     let out = work.path().join("eval.csv");
-    let result = soundclass(&[
-        "data",
-        "import-audioset",
-        "--segments",
-        dir.join("eval_segments.csv").to_str().unwrap(),
-        "--ontology",
-        dir.join("ontology.json").to_str().unwrap(),
-        "--audio-dir",
-        audio.to_str().unwrap(),
-        "--classes",
-        "Speech,Music,Animal,Vehicle",
-        "--out",
-        out.to_str().unwrap(),
-        "--split",
-        "test",
-        "--json",
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+    let report = soundclass_json(
+        &[
+            "data",
+            "import-audioset",
+            "--segments",
+            dir.join("eval_segments.csv").to_str().unwrap(),
+            "--ontology",
+            dir.join("ontology.json").to_str().unwrap(),
+            "--audio-dir",
+            audio.to_str().unwrap(),
+            "--classes",
+            "Speech,Music,Animal,Vehicle",
+            "--out",
+            out.to_str().unwrap(),
+            "--split",
+            "test",
+            "--json",
+        ],
+        0,
     );
-    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(report["single"]["Music"], 5891);
     let manifest = Manifest::load(&out).unwrap();
     assert_eq!(
@@ -185,21 +182,20 @@ fn scan_makes_grouped_stratified_splits() {
     std::fs::write(tree.join("README.txt"), "not audio").unwrap();
     std::fs::write(tree.join("loose.wav"), "no class folder").unwrap();
     let out = work.path().join("manifests/tree.csv");
-    let result = soundclass(&[
-        "data",
-        "scan",
-        tree.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--json",
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+    let summary = soundclass_json(
+        &[
+            "data",
+            "scan",
+            tree.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--json",
+        ],
+        0,
     );
+    assert_eq!(summary["clips"], 3 * 24);
     let manifest = Manifest::load(&out).unwrap();
     assert_eq!(manifest.clips.len(), 3 * 24);
     let mut group_split = HashMap::new();
@@ -240,14 +236,10 @@ fn validate_lists_the_bad_inputs_and_exits_1() {
     let manifest = work.path().join("m.csv");
     std::fs::write(&manifest, csv).unwrap();
 
-    let result = soundclass(&["data", "validate", manifest.to_str().unwrap(), "--json"]);
-    assert_eq!(
-        result.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+    let report = soundclass_json(
+        &["data", "validate", manifest.to_str().unwrap(), "--json"],
+        1,
     );
-    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     let bad: HashMap<String, String> = report["bad"]
         .as_array()
         .unwrap()
@@ -298,9 +290,7 @@ fn stats_reports_per_class_and_split() {
         "path,label,split\na.wav,Speech,train\nb.wav,Speech,train\nc.wav,Music,val\n",
     )
     .unwrap();
-    let result = soundclass(&["data", "stats", manifest.to_str().unwrap(), "--json"]);
-    assert!(result.status.success());
-    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    let report = soundclass_json(&["data", "stats", manifest.to_str().unwrap(), "--json"], 0);
     let rows = report["stats"].as_array().unwrap();
     let find = |split: &str, class: &str| {
         rows.iter()
@@ -393,19 +383,15 @@ fn demo_data_is_valid_small_and_sourced() {
         std::fs::canonicalize(configured).unwrap(),
         std::fs::canonicalize(demo.join("manifest.csv")).unwrap()
     );
-    let result = soundclass(&[
-        "data",
-        "validate",
-        demo.join("manifest.csv").to_str().unwrap(),
-        "--json",
-    ]);
-    assert_eq!(
-        result.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&result.stdout)
+    let report = soundclass_json(
+        &[
+            "data",
+            "validate",
+            demo.join("manifest.csv").to_str().unwrap(),
+            "--json",
+        ],
+        0,
     );
-    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(report["checked"], manifest.clips.len());
     for clip in &manifest.clips {
         let seconds = soundclass::data::stats::clip_duration(&manifest.resolve(clip)).unwrap();

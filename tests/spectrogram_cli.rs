@@ -41,26 +41,23 @@ fn writes_npy_and_png_per_clip_and_skips_bad_ones() {
     let work = tempfile::tempdir().unwrap();
     let manifest = small_manifest(work.path(), 6);
     let out_cpu = work.path().join("cpu");
-    let result = soundclass(&[
-        "spectrogram",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--out",
-        out_cpu.to_str().unwrap(),
-        "--config",
-        repo_root()
-            .join("configs/quickstart.toml")
-            .to_str()
-            .unwrap(),
-        "--png",
-        "--json",
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+    let report = soundclass_json(
+        &[
+            "spectrogram",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--out",
+            out_cpu.to_str().unwrap(),
+            "--config",
+            repo_root()
+                .join("configs/quickstart.toml")
+                .to_str()
+                .unwrap(),
+            "--png",
+            "--json",
+        ],
+        0,
     );
-    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
     assert_eq!(report["written"], 7);
     let skipped = report["skipped"].as_array().unwrap();
     assert_eq!(skipped.len(), 1);
@@ -95,25 +92,23 @@ fn writes_npy_and_png_per_clip_and_skips_bad_ones() {
     );
 
     let out_gpu = work.path().join("gpu");
-    let result = soundclass(&[
-        "spectrogram",
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--out",
-        out_gpu.to_str().unwrap(),
-        "--config",
-        repo_root()
-            .join("configs/quickstart.toml")
-            .to_str()
-            .unwrap(),
-        "--device",
-        "vulkan",
-        "--json",
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+    soundclass_json(
+        &[
+            "spectrogram",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--out",
+            out_gpu.to_str().unwrap(),
+            "--config",
+            repo_root()
+                .join("configs/quickstart.toml")
+                .to_str()
+                .unwrap(),
+            "--device",
+            "vulkan",
+            "--json",
+        ],
+        0,
     );
     for npy in &npys {
         let cpu = read_npy(npy).unwrap();

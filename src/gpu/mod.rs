@@ -45,13 +45,13 @@ enum Kernel {
 impl KernelSource for Kernel {
     fn source(&self) -> SourceTemplate {
         // WGSL has no includes: the framing kernels get the shared padding
-        // function appended (module-scope order does not matter in WGSL).
-        let padded_signal = include_str!("../../kernels/padded_signal.wgsl");
+        // and power functions appended (module-scope order does not matter).
+        let frame_common = include_str!("../../kernels/frame_common.wgsl");
         match self {
             Kernel::StftPower => SourceTemplate::new(include_str!("../../kernels/stft_power.wgsl"))
-                .add_template(padded_signal),
+                .add_template(frame_common),
             Kernel::DftPower => SourceTemplate::new(include_str!("../../kernels/dft_power.wgsl"))
-                .add_template(padded_signal),
+                .add_template(frame_common),
             Kernel::MelProject => {
                 SourceTemplate::new(include_str!("../../kernels/mel_project.wgsl"))
             }

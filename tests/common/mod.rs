@@ -126,3 +126,16 @@ pub fn make_bad_inputs(dir: &Path) -> Vec<(PathBuf, Option<&'static str>)> {
     );
     out
 }
+
+/// Run `soundclass` with `--json` among `args`, require exit code `code`,
+/// and parse what it printed.
+pub fn soundclass_json(args: &[&str], code: i32) -> serde_json::Value {
+    let out = soundclass(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}

@@ -1,7 +1,9 @@
 // Shared by stft_power.wgsl and dft_power.wgsl (appended to each source by
-// src/gpu): a sample of the centre-padded signal. Expects `signal` and an
-// `info` with `signal_len` and `pad_mode` (0 = zeros, 1 = numpy "reflect":
-// period 2(len - 1), edge sample not repeated).
+// src/gpu; WGSL has no includes). Expects `signal` and an `info` with
+// `signal_len`, `pad_mode` and `power`.
+
+// A sample of the centre-padded signal: pad_mode 0 = zeros, 1 = numpy
+// "reflect" (period 2(len - 1), edge sample not repeated).
 fn sample_at(clip: u32, position: i32) -> f32 {
     let len = i32(info.signal_len);
     var i = position;
@@ -20,4 +22,15 @@ fn sample_at(clip: u32, position: i32) -> f32 {
         }
     }
     return signal[clip * info.signal_len + u32(i)];
+}
+
+// |X|^power from |X|^2.
+fn apply_power(p: f32) -> f32 {
+    if (info.power == 2.0) {
+        return p;
+    }
+    if (info.power == 1.0) {
+        return sqrt(p);
+    }
+    return pow(p, 0.5 * info.power);
 }
