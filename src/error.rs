@@ -18,8 +18,11 @@ pub enum Error {
     #[error("{path}: cannot decode audio: {reason}")]
     Decode { path: PathBuf, reason: String },
 
-    #[error("{path}: {reason}")]
-    BadAudio { path: PathBuf, reason: String },
+    #[error("{path}: empty file (0 bytes)")]
+    EmptyFile { path: PathBuf },
+
+    #[error("{path}: non-finite sample (NaN or infinity) at {seconds:.3} s")]
+    NonFiniteSample { path: PathBuf, seconds: f64 },
 
     #[error("{path}: line {line}: {reason}")]
     Csv {
@@ -70,13 +73,6 @@ impl Error {
 
     pub fn decode(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::Decode {
-            path: path.into(),
-            reason: reason.into(),
-        }
-    }
-
-    pub fn bad_audio(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::BadAudio {
             path: path.into(),
             reason: reason.into(),
         }

@@ -80,7 +80,9 @@ impl AudioStream {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         if len == 0 {
-            return Err(Error::bad_audio(path, "empty file (0 bytes)"));
+            return Err(Error::EmptyFile {
+                path: path.to_path_buf(),
+            });
         }
         let ext = path.extension().and_then(|e| e.to_str()).map(str::to_owned);
         Self::from_source(Box::new(file), path, ext.as_deref())
@@ -273,13 +275,10 @@ impl AudioStream {
             ));
         }
         if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
-            return Err(Error::bad_audio(
-                &self.path,
-                format!(
-                    "non-finite sample (NaN or infinity) at {:.3} s",
-                    i as f64 / self.info.sample_rate as f64
-                ),
-            ));
+            return Err(Error::NonFiniteSample {
+                path: self.path.clone(),
+                seconds: i as f64 / self.info.sample_rate as f64,
+            });
         }
         Ok(Decoded {
             samples,

@@ -76,10 +76,8 @@ pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck 
                 Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                     Problem::Missing
                 }
-                Error::BadAudio { reason, .. } if reason.contains("non-finite") => {
-                    Problem::NonFinite
-                }
-                Error::BadAudio { reason, .. } if reason.contains("empty file") => Problem::Empty,
+                Error::NonFiniteSample { .. } => Problem::NonFinite,
+                Error::EmptyFile { .. } => Problem::Empty,
                 _ => Problem::Unreadable,
             });
             check.detail = e.to_string();

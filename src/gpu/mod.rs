@@ -24,7 +24,7 @@ use cubecl::{CubeCount, CubeDim};
 use std::sync::OnceLock;
 
 use crate::config::{PadMode, SpectrogramConfig};
-use crate::dsp::{MelSpectrogram, Spectrogram};
+use crate::dsp::{MelSpectrogram, Spectrogram, Stft};
 use crate::error::{Error, Result};
 
 const WORKGROUP: u32 = 256;
@@ -126,6 +126,8 @@ pub struct GpuMel {
     client: Client,
     cube_device: cubecl::Device,
     kernel: Kernel,
+    /// The CPU plan's framing: one definition of the frame count.
+    stft: Stft,
     n_bins: usize,
     n_mels: usize,
     window: Handle,
@@ -192,6 +194,7 @@ impl GpuMel {
             client,
             cube_device,
             kernel,
+            stft: cpu.stft().clone(),
             n_bins: 1 + n_fft / 2,
             n_mels: config.n_mels,
         })
@@ -211,19 +214,7 @@ impl GpuMel {
 
     /// Frames for clips of `len` samples.
     pub fn n_frames(&self, len: usize) -> Result<usize> {
-        let pad = if self.config.center {
-            self.config.n_fft / 2
-        } else {
-            0
-        };
-        let padded = len + 2 * pad;
-        if len == 0 || padded < self.config.n_fft {
-            return Err(Error::InvalidArgument(format!(
-                "signal of {len} samples is too short for n_fft={} (center={})",
-                self.config.n_fft, self.config.center
-            )));
-        }
-        Ok(1 + (padded - self.config.n_fft) / self.config.hop_length)
+        self.stft.n_frames(len)
     }
 
     fn launch(&self, kernel: Kernel, count: CubeCount, buffers: Vec<Handle>) {
