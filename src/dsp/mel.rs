@@ -3,19 +3,24 @@
 
 use crate::config::{MelNorm, MelScale};
 
+// Slaney's (auditory toolbox) scale: linear below 1 kHz, logarithmic above.
+const SLANEY_F_SP: f64 = 200.0 / 3.0;
+const SLANEY_MIN_LOG_HZ: f64 = 1000.0;
+const SLANEY_MIN_LOG_MEL: f64 = SLANEY_MIN_LOG_HZ / SLANEY_F_SP;
+
+fn slaney_logstep() -> f64 {
+    6.4f64.ln() / 27.0
+}
+
 /// Hz to mel on the given scale (librosa's `hz_to_mel`).
 pub fn hz_to_mel(hz: f64, scale: MelScale) -> f64 {
     match scale {
         MelScale::Htk => 2595.0 * (1.0 + hz / 700.0).log10(),
         MelScale::Slaney => {
-            let f_sp = 200.0 / 3.0;
-            let min_log_hz = 1000.0;
-            let min_log_mel = min_log_hz / f_sp;
-            let logstep = 6.4f64.ln() / 27.0;
-            if hz >= min_log_hz {
-                min_log_mel + (hz / min_log_hz).ln() / logstep
+            if hz >= SLANEY_MIN_LOG_HZ {
+                SLANEY_MIN_LOG_MEL + (hz / SLANEY_MIN_LOG_HZ).ln() / slaney_logstep()
             } else {
-                hz / f_sp
+                hz / SLANEY_F_SP
             }
         }
     }
@@ -26,14 +31,10 @@ pub fn mel_to_hz(mel: f64, scale: MelScale) -> f64 {
     match scale {
         MelScale::Htk => 700.0 * (10f64.powf(mel / 2595.0) - 1.0),
         MelScale::Slaney => {
-            let f_sp = 200.0 / 3.0;
-            let min_log_hz = 1000.0;
-            let min_log_mel = min_log_hz / f_sp;
-            let logstep = 6.4f64.ln() / 27.0;
-            if mel >= min_log_mel {
-                min_log_hz * (logstep * (mel - min_log_mel)).exp()
+            if mel >= SLANEY_MIN_LOG_MEL {
+                SLANEY_MIN_LOG_HZ * (slaney_logstep() * (mel - SLANEY_MIN_LOG_MEL)).exp()
             } else {
-                f_sp * mel
+                SLANEY_F_SP * mel
             }
         }
     }
