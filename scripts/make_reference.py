@@ -8,7 +8,10 @@ Run from anywhere (rerunnable; it overwrites its outputs and removes stale ones)
 
 Outputs (numpy .npy format v1.0, little-endian, C order) plus an index, reference.json
 (also feat_<signal>_22050.npy: librosa's mfcc, spectral centroid, bandwidth, roll-off,
-flatness, zero-crossing rate and rms per frame, rows named in reference.json):
+flatness, zero-crossing rate, rms, chroma_stft (estimated tuning), spectral contrast
+(fmin 200, 6 bands, quantile 0.02) and onset strength per frame, rows named in
+reference.json, with the clip's estimated tuning and feature.tempo beside them;
+clicks100 / clicks143 are 10-s click tracks at those tempi for the tempo check):
   * fb_<name>.npy     librosa.filters.mel in float64, [n_mels, 1 + n_fft // 2], for the
                       librosa preset (22050 Hz, n_fft 2048, 128 mels, Slaney), the panns
                       preset (32000 Hz, n_fft 1024, 64 mels, 50-14000 Hz, Slaney) and an
@@ -73,7 +76,11 @@ PATTERNS = ("fb_*.npy", "signal_*.npy", "mel_*.npy", "db_*.npy", "feat_*.npy", "
 # Frame-level hand-made features (librosa defaults: n_fft 2048, hop 512, centred),
 # one row each in feat_<signal>_22050.npy, float64 [rows, frames].
 FEATURE_ROWS = [f"mfcc{k:02d}" for k in range(1, 21)] + [
-    "spectral_centroid", "spectral_bandwidth", "spectral_rolloff", "spectral_flatness", "zcr", "rms"]
+    "spectral_centroid", "spectral_bandwidth", "spectral_rolloff", "spectral_flatness", "zcr", "rms"] + [
+    f"chroma{k:02d}" for k in range(1, 13)] + [f"spectral_contrast{k:02d}" for k in range(1, 8)] + [
+    "onset_strength"]
+# Signals with a clear beat for the tempo check: (name, bpm, seconds).
+CLICK_TRACKS = [("clicks100", 100.0, 10.0), ("clicks143", 143.0, 10.0)]
 
 
 def demo_path():
@@ -99,7 +106,26 @@ def make_signal(name, sr):
     if name == "demo":
         y, _ = librosa.load(demo_path(), sr=sr, mono=True, duration=2.0)
         return y
+    for click_name, bpm, seconds in CLICK_TRACKS:
+        if name == click_name:
+            # Decaying 1 kHz bursts on the beat over quiet noise.
+            n = int(round(sr * seconds))
+            y = np.random.default_rng(1).normal(0.0, 0.005, n)
+            burst_t = np.arange(int(0.03 * sr)) / sr
+            burst = 0.6 * np.sin(2 * np.pi * 1000.0 * burst_t) * np.exp(-burst_t / 0.008)
+            for start in np.arange(0.25, seconds, 60.0 / bpm):
+                i = int(round(start * sr))
+                j = min(n, i + burst.size)
+                y[i:j] += burst[: j - i]
+            return y
     raise ValueError(name)
+
+
+def chroma_tuning(y, sr):
+    """The tuning chroma_stft estimates: from the power spectrogram, not the magnitude
+    that estimate_tuning(y=...) would use."""
+    power = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2
+    return float(librosa.estimate_tuning(S=power, sr=sr, n_fft=2048, bins_per_octave=12))
 
 
 def save(out, name, array, dtype):
@@ -171,7 +197,11 @@ def main():
                 "db_file": save(out, f"db_{tag}.npy", db, np.float32)})
 
     index["features"] = []
-    for name in ("sine440", "chirp", "noise", "demo"):
+    for name, _, _ in CLICK_TRACKS:
+        file = save(out, f"signal_{name}_22050.npy", make_signal(name, 22050), np.float32)
+        stored[(name, 22050)] = file
+        index["signals"].append({"name": name, "sr": 22050, "file": file})
+    for name in ("sine440", "chirp", "noise", "demo") + tuple(c[0] for c in CLICK_TRACKS):
         signal_file = stored[(name, 22050)]
         y = np.load(out / signal_file).astype(np.float64)
         sr = 22050
@@ -183,9 +213,16 @@ def main():
             librosa.feature.spectral_flatness(y=y),
             librosa.feature.zero_crossing_rate(y),
             librosa.feature.rms(y=y),
+            librosa.feature.chroma_stft(y=y, sr=sr),
+            librosa.feature.spectral_contrast(y=y, sr=sr, fmin=200.0, n_bands=6, quantile=0.02),
+            librosa.onset.onset_strength(y=y, sr=sr)[np.newaxis, :],
         ])
         assert rows.shape[0] == len(FEATURE_ROWS)
+        tempo = float(librosa.feature.tempo(y=y, sr=sr)[0])
+        clicks = dict((c[0], c[1]) for c in CLICK_TRACKS)
         index["features"].append({"signal": signal_file, "sr": sr, "rows": FEATURE_ROWS,
+                                  "tempo": tempo, "clear_beat_bpm": clicks.get(name),
+                                  "tuning": chroma_tuning(y, sr),
                                   "file": save(out, f"feat_{name}_{sr}.npy", rows, np.float64)})
 
     (out / "reference.json").write_text(json.dumps(index, indent=1) + "\n")

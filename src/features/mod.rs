@@ -1,11 +1,23 @@
 //! Hand-made clip features as librosa defines them, computed from one STFT
-//! per clip: MFCC, spectral centroid, bandwidth, roll-off and flatness, zero
-//! crossing rate and RMS (frame-level), summarised by mean and standard
-//! deviation per clip.
+//! per clip: MFCC, chroma, spectral centroid, bandwidth, roll-off, flatness
+//! and contrast, zero crossing rate and RMS (frame-level, summarised by mean
+//! and standard deviation per clip) and the global tempo.
+
+mod chroma;
+mod contrast;
+mod extract;
+mod rhythm;
+
+pub use chroma::{chroma_filterbank, PitchPeaks};
+pub use contrast::ContrastBands;
+pub use extract::{extract_features, FeatureTable, FeaturesReport};
+pub use rhythm::{onset_strength, TempoEstimator};
 
 use crate::config::{MelNorm, MelScale, PadMode};
 use crate::dsp::{power_to_db, DbReference, MelBankSpec, SparseMelBank, Stft};
 use crate::error::Result;
+
+const N_CHROMA: usize = 12;
 
 /// Frame-level features of one clip, each `frames` long (MFCC: `n_mfcc`
 /// rows of `frames`).
@@ -13,12 +25,23 @@ use crate::error::Result;
 pub struct FrameFeatures {
     pub frames: usize,
     pub mfcc: Vec<Vec<f32>>,
+    /// 12 pitch classes from C, each frame scaled to max 1.
+    pub chroma: Vec<Vec<f32>>,
     pub centroid: Vec<f32>,
     pub bandwidth: Vec<f32>,
     pub rolloff: Vec<f32>,
     pub flatness: Vec<f32>,
     pub zcr: Vec<f32>,
     pub rms: Vec<f32>,
+    /// Seven bands, in dB.
+    pub contrast: Vec<Vec<f32>>,
+    /// Onset strength per frame (its tempogram gives `tempo`).
+    pub onset: Vec<f64>,
+    /// Global tempo estimate in BPM.
+    pub tempo: f64,
+    /// Estimated deviation from A440 tuning, in fractions of a semitone,
+    /// that the chroma filterbank was centred on.
+    pub tuning: f64,
 }
 
 /// librosa's feature defaults: n_fft 2048, hop 512, centred frames with
@@ -37,6 +60,8 @@ pub struct FeatureExtractor {
     /// DCT-II, orthonormal, `[n_mfcc, n_mels]`.
     dct: Vec<f32>,
     freqs: Vec<f64>,
+    contrast: ContrastBands,
+    tempo: TempoEstimator,
 }
 
 impl FeatureExtractor {
@@ -78,6 +103,8 @@ impl FeatureExtractor {
             bank,
             dct,
             freqs,
+            contrast: ContrastBands::new(sample_rate, n_fft),
+            tempo: TempoEstimator::new(sample_rate, hop_length),
         }
     }
 
@@ -89,18 +116,33 @@ impl FeatureExtractor {
     pub fn frame_features(&self, y: &[f32]) -> Result<FrameFeatures> {
         let frames = self.stft.n_frames(y.len())?;
         let n_mels = self.bank.n_mels;
+        let n_bins = 1 + self.n_fft / 2;
+        let n_bands = self.contrast.n_bands();
         let mut mel = vec![0.0f32; n_mels * frames];
         let mut column = vec![0.0f32; n_mels];
-        let mut power32 = vec![0.0f32; 1 + self.n_fft / 2];
+        let mut power32 = vec![0.0f32; n_bins];
+        // Chroma needs the clip's tuning, known only after every frame.
+        let mut spectrogram = vec![0.0f64; n_bins * frames];
+        let mut peaks = PitchPeaks::default();
+        let mut magnitude = vec![0.0f64; n_bins];
+        let mut scratch = Vec::with_capacity(n_bins);
+        let (mut band_valley, mut band_peak) = (vec![0.0f64; n_bands], vec![0.0f64; n_bands]);
+        let mut valley = vec![0.0f32; n_bands * frames];
+        let mut peak = vec![0.0f32; n_bands * frames];
         let mut out = FrameFeatures {
             frames,
             mfcc: vec![vec![0.0; frames]; self.n_mfcc],
+            chroma: vec![vec![0.0; frames]; N_CHROMA],
             centroid: vec![0.0; frames],
             bandwidth: vec![0.0; frames],
             rolloff: vec![0.0; frames],
             flatness: vec![0.0; frames],
             zcr: Vec::new(),
             rms: Vec::new(),
+            contrast: Vec::new(),
+            onset: Vec::new(),
+            tempo: 0.0,
+            tuning: 0.0,
         };
         self.stft.for_each_frame(y, 2.0, |t, power| {
             for (p32, &p) in power32.iter_mut().zip(power) {
@@ -110,12 +152,42 @@ impl FeatureExtractor {
             for (m, &v) in column.iter().enumerate() {
                 mel[m * frames + t] = v;
             }
-            let (centroid, bandwidth, rolloff, flatness) = self.spectral_stats(power);
+            spectrogram[t * n_bins..(t + 1) * n_bins].copy_from_slice(power);
+            peaks.add_frame(power, self.sample_rate, self.n_fft);
+            for (m, &p) in magnitude.iter_mut().zip(power) {
+                *m = p.sqrt();
+            }
+            let (centroid, bandwidth, rolloff, flatness) = self.spectral_stats(&magnitude, power);
             out.centroid[t] = centroid;
             out.bandwidth[t] = bandwidth;
             out.rolloff[t] = rolloff;
             out.flatness[t] = flatness;
+            self.contrast
+                .frame(&magnitude, &mut scratch, &mut band_valley, &mut band_peak);
+            for b in 0..n_bands {
+                valley[b * frames + t] = band_valley[b] as f32;
+                peak[b * frames + t] = band_peak[b] as f32;
+            }
         })?;
+        out.tuning = peaks.tuning(N_CHROMA);
+        let filterbank = chroma_filterbank(self.sample_rate, self.n_fft, N_CHROMA, out.tuning);
+        let mut pitch_classes = [0.0f64; N_CHROMA];
+        for t in 0..frames {
+            chroma::chroma_frame(
+                &filterbank,
+                N_CHROMA,
+                &spectrogram[t * n_bins..(t + 1) * n_bins],
+                &mut pitch_classes,
+            );
+            for (row, &v) in out.chroma.iter_mut().zip(&pitch_classes) {
+                row[t] = v as f32;
+            }
+        }
+        drop(spectrogram);
+        out.contrast = contrast::contrast_db(valley, peak)
+            .chunks(frames.max(1))
+            .map(<[f32]>::to_vec)
+            .collect();
         // MFCC: DCT-II of the whole clip's power_to_db(mel) (ref 1, top_db 80).
         power_to_db(&mut mel, DbReference::Value(1.0), 1e-10, Some(80.0));
         for (k, row) in out.mfcc.iter_mut().enumerate() {
@@ -128,6 +200,8 @@ impl FeatureExtractor {
                     .sum();
             }
         }
+        out.onset = onset_strength(&mel, n_mels, frames, self.n_fft, self.hop_length);
+        out.tempo = self.tempo.tempo(&out.onset);
         out.zcr = self.zero_crossing_rate(y, frames);
         out.rms = self.rms(y, frames);
         Ok(out)
@@ -136,8 +210,7 @@ impl FeatureExtractor {
     /// Centroid, bandwidth (p = 2), roll-off and flatness of one frame, from
     /// its power spectrum (librosa uses |X| for the first three and |X|^2
     /// for flatness).
-    fn spectral_stats(&self, power: &[f64]) -> (f32, f32, f32, f32) {
-        let magnitude: Vec<f64> = power.iter().map(|&p| p.sqrt()).collect();
+    fn spectral_stats(&self, magnitude: &[f64], power: &[f64]) -> (f32, f32, f32, f32) {
         let total: f64 = magnitude.iter().sum();
         let (centroid, bandwidth) = if total > 0.0 {
             let c: f64 = magnitude
@@ -234,26 +307,71 @@ pub fn mean_std(values: &[f32]) -> (f64, f64) {
 }
 
 impl FrameFeatures {
-    /// Clip-level summary with stable column names.
+    /// Clip-level summary with stable column names (see [`feature_names`]).
     pub fn summary(&self) -> Vec<(String, f64)> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(feature_names().len());
+        let mut push_mean_std = |name: String, values: &[f32]| {
+            let (m, s) = mean_std(values);
+            out.push((format!("{name}_mean"), m));
+            out.push((format!("{name}_std"), s));
+        };
         for (k, row) in self.mfcc.iter().enumerate() {
-            let (m, s) = mean_std(row);
-            out.push((format!("mfcc{:02}_mean", k + 1), m));
-            out.push((format!("mfcc{:02}_std", k + 1), s));
+            push_mean_std(format!("mfcc{:02}", k + 1), row);
+        }
+        for (k, row) in self.chroma.iter().enumerate() {
+            push_mean_std(format!("chroma{:02}", k + 1), row);
         }
         for (name, values) in [
             ("spectral_centroid", &self.centroid),
             ("spectral_bandwidth", &self.bandwidth),
             ("spectral_rolloff", &self.rolloff),
             ("spectral_flatness", &self.flatness),
-            ("zcr", &self.zcr),
-            ("rms", &self.rms),
         ] {
+            push_mean_std(name.into(), values);
+        }
+        for (k, row) in self.contrast.iter().enumerate() {
+            out.push((
+                format!("spectral_contrast{:02}_mean", k + 1),
+                mean_std(row).0,
+            ));
+        }
+        for (name, values) in [("zcr", &self.zcr), ("rms", &self.rms)] {
             let (m, s) = mean_std(values);
             out.push((format!("{name}_mean"), m));
             out.push((format!("{name}_std"), s));
         }
+        out.push(("tempo".into(), self.tempo));
         out
     }
+}
+
+/// The clip-level feature columns, in output order: 84 of them.
+pub fn feature_names() -> Vec<String> {
+    let mut names = Vec::with_capacity(84);
+    let mean_std = |names: &mut Vec<String>, base: String| {
+        names.push(format!("{base}_mean"));
+        names.push(format!("{base}_std"));
+    };
+    for k in 1..=20 {
+        mean_std(&mut names, format!("mfcc{k:02}"));
+    }
+    for k in 1..=N_CHROMA {
+        mean_std(&mut names, format!("chroma{k:02}"));
+    }
+    for base in [
+        "spectral_centroid",
+        "spectral_bandwidth",
+        "spectral_rolloff",
+        "spectral_flatness",
+    ] {
+        mean_std(&mut names, base.into());
+    }
+    for k in 1..=7 {
+        names.push(format!("spectral_contrast{k:02}_mean"));
+    }
+    for base in ["zcr", "rms"] {
+        mean_std(&mut names, base.into());
+    }
+    names.push("tempo".into());
+    names
 }
