@@ -17,7 +17,10 @@ use crate::data::stats::{format_stats_table, manifest_stats};
 use crate::data::{Manifest, Split, SplitFractions};
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
+use crate::features::{extract_features, FeatureTable, SkippedClip};
 use crate::gpu::{wgpu_device, GpuApi, GpuMel};
+use crate::train::baselines::{format_results_table, run_baselines};
+use crate::train::run_folder;
 use crate::util::absolute;
 
 #[derive(Debug, Parser)]
@@ -55,10 +58,10 @@ pub enum Command {
     Data(DataCommand),
     /// Compute log-Mel spectrograms for a manifest.
     Spectrogram(SpectrogramArgs),
-    /// Hand-made features for the CPU baselines.
-    Features(PendingArgs),
+    /// Hand-made features (MFCC, chroma, spectral, ZCR, RMS, tempo) per clip.
+    Features(FeaturesArgs),
     /// Grid-searched CPU baselines on hand-made features.
-    Baseline(PendingArgs),
+    Baseline(BaselineArgs),
     /// Train a CNN.
     Train(PendingArgs),
     /// Evaluate a trained run.
@@ -126,6 +129,45 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// Manifest of the clips (default: the config's `data.manifest`).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Feature table to write (CSV: path,label,split,group,<features>).
+    #[arg(long)]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Cache folder (default: the config's `features.cache_dir`).
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compute every clip, reading and writing no cache.
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Print a JSON report instead of text (and no progress bar).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BaselineArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// A feature table from `soundclass features`.
+    #[arg(long, conflicts_with = "manifest")]
+    pub features: Option<PathBuf>,
+    /// Compute features for this manifest first (cached); without either
+    /// option the config's `data.manifest` is used.
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    /// Run folder (default: runs/<experiment>/<UTC timestamp>).
+    #[arg(long)]
+    pub run_dir: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of a command whose implementation has not landed yet.
@@ -213,8 +255,8 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Data(cmd) => data(cmd),
         Command::Spectrogram(args) => spectrogram(args),
-        Command::Features(_) => pending("features", "hand-made features and CPU baselines"),
-        Command::Baseline(_) => pending("baseline", "hand-made features and CPU baselines"),
+        Command::Features(args) => features(args),
+        Command::Baseline(args) => baseline(args),
         Command::Train(_) => pending("train", "CNN training"),
         Command::Evaluate(_) => pending("evaluate", "CNN training"),
         Command::Predict(_) => pending("predict", "prediction"),
@@ -336,6 +378,110 @@ fn bench_mel(
         }))?;
     } else {
         print!("{}", bench::format_bench_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest named on the command line, else the config's.
+fn manifest_path(explicit: Option<&Path>, config: &Config) -> Result<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| config.data.manifest.clone())
+        .ok_or_else(|| {
+            Error::InvalidArgument(
+                "no manifest: pass --manifest or set `data.manifest` in the config".into(),
+            )
+        })
+}
+
+fn report_skipped(skipped: &[SkippedClip]) {
+    for s in skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.error);
+    }
+}
+
+fn features(args: FeaturesArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    let manifest_file = manifest_path(args.manifest.as_deref(), &config)?;
+    let manifest = Manifest::load(&manifest_file)?;
+    let cache = if args.no_cache {
+        None
+    } else {
+        Some(
+            args.cache_dir
+                .clone()
+                .unwrap_or_else(|| config.features.cache_dir.clone()),
+        )
+    };
+    let (table, report) =
+        extract_features(&manifest, &config.features, cache.as_deref(), args.json)?;
+    table.write_csv(&args.out)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        report_skipped(&report.skipped);
+        eprintln!(
+            "{} clips: {} computed, {} from cache, {} skipped; {} rows x {} features -> {} in {:.1} s ({:.0} audio-s/s computed)",
+            report.clips,
+            report.computed,
+            report.cached,
+            report.skipped.len(),
+            table.rows.len(),
+            table.names.len(),
+            args.out.display(),
+            report.wall_seconds,
+            report.audio_seconds / report.wall_seconds.max(1e-9)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn baseline(args: BaselineArgs) -> Result<ExitCode> {
+    let config = args.config.load()?;
+    let run_dir = run_folder(&config, args.run_dir.as_deref())?;
+    let (table, source) = match &args.features {
+        Some(path) => (FeatureTable::read_csv(path)?, path.clone()),
+        None => {
+            let manifest_file = manifest_path(args.manifest.as_deref(), &config)?;
+            let manifest = Manifest::load(&manifest_file)?;
+            let (table, report) = extract_features(
+                &manifest,
+                &config.features,
+                Some(&config.features.cache_dir),
+                args.json,
+            )?;
+            if !args.json {
+                report_skipped(&report.skipped);
+                eprintln!(
+                    "features: {} computed, {} from cache, {} skipped",
+                    report.computed,
+                    report.cached,
+                    report.skipped.len()
+                );
+            }
+            table.write_csv(&run_dir.join("features.csv"))?;
+            (table, manifest_file)
+        }
+    };
+    let threads = config.baselines.threads;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    let report = pool.install(|| run_baselines(&config, &table, &source, &run_dir, args.json))?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print!("{}", format_results_table(&report.results));
+        eprintln!(
+            "{} train / {} val / {} test rows, {}-fold grouped CV, {:.1} s; results in {}",
+            report.train_rows,
+            report.val_rows,
+            report.test_rows,
+            report.folds,
+            report.wall_seconds,
+            run_dir.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -49,6 +49,9 @@ pub enum Error {
     #[error("{path}: invalid TOML: {reason}")]
     ConfigSyntax { path: PathBuf, reason: String },
 
+    #[error("{path}: not a saved model: {reason}")]
+    Model { path: PathBuf, reason: String },
+
     #[error("GPU: {0}")]
     Gpu(String),
 

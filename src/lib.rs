@@ -13,7 +13,10 @@ pub mod dsp;
 pub mod error;
 pub mod features;
 pub mod gpu;
+pub mod model;
 pub mod npy;
+pub mod plot;
+pub mod train;
 pub mod util;
 
 pub use config::Config;

@@ -9,4 +9,4 @@ pub mod split;
 pub mod stats;
 
 pub use manifest::{Clip, Manifest, Split};
-pub use split::{assign_splits, SplitFractions};
+pub use split::{assign_splits, stratified_group_folds, SplitFractions};

@@ -83,8 +83,118 @@ pub fn assign_splits(items: &[(&str, &str)], fractions: SplitFractions, seed: u6
     out
 }
 
+/// Cross-validation folds that keep every group whole and balance class
+/// proportions across folds, like scikit-learn's `StratifiedGroupKFold`:
+/// groups (shuffled with `seed`, then ordered by how concentrated their
+/// classes are) go one by one to the fold where the spread of per-class
+/// fractions across folds grows least. Returns each item's fold.
+pub fn stratified_group_folds(
+    labels: &[usize],
+    groups: &[&str],
+    k: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let n_classes = labels.iter().max().map_or(0, |m| m + 1);
+    let mut by_group: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, g) in groups.iter().enumerate() {
+        by_group.entry(g).or_default().push(i);
+    }
+    let mut group_list: Vec<(Vec<usize>, Vec<f64>)> = by_group
+        .into_values()
+        .map(|items| {
+            let mut counts = vec![0.0; n_classes];
+            for &i in &items {
+                counts[labels[i]] += 1.0;
+            }
+            (items, counts)
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    group_list.shuffle(&mut rng);
+    let spread = |counts: &[f64]| {
+        let mean = counts.iter().sum::<f64>() / counts.len().max(1) as f64;
+        (counts.iter().map(|c| (c - mean).powi(2)).sum::<f64>() / counts.len().max(1) as f64).sqrt()
+    };
+    group_list.sort_by(|a, b| spread(&b.1).total_cmp(&spread(&a.1)));
+    let class_totals: Vec<f64> = (0..n_classes)
+        .map(|c| group_list.iter().map(|g| g.1[c]).sum::<f64>().max(1.0))
+        .collect();
+    let mut fold_counts = vec![vec![0.0f64; n_classes]; k];
+    let mut fold_sizes = vec![0usize; k];
+    let mut out = vec![0usize; labels.len()];
+    for (items, counts) in &group_list {
+        let mut best = (f64::INFINITY, usize::MAX, 0usize);
+        for fold in 0..k {
+            for c in 0..n_classes {
+                fold_counts[fold][c] += counts[c];
+            }
+            let cost = (0..n_classes)
+                .map(|c| {
+                    let fractions: Vec<f64> = (0..k)
+                        .map(|f| fold_counts[f][c] / class_totals[c])
+                        .collect();
+                    spread(&fractions)
+                })
+                .sum::<f64>()
+                / n_classes.max(1) as f64;
+            for c in 0..n_classes {
+                fold_counts[fold][c] -= counts[c];
+            }
+            let better = cost < best.0 - 1e-12
+                || ((cost - best.0).abs() <= 1e-12 && fold_sizes[fold] < best.1);
+            if better {
+                best = (cost, fold_sizes[fold], fold);
+            }
+        }
+        let fold = best.2;
+        for c in 0..n_classes {
+            fold_counts[fold][c] += counts[c];
+        }
+        fold_sizes[fold] += items.len();
+        for &i in items {
+            out[i] = fold;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn folds_keep_groups_whole_and_cover_classes() {
+        // 3 classes, 30 groups of 1-6 items.
+        let mut labels = Vec::new();
+        let mut groups = Vec::new();
+        for g in 0..30 {
+            for _ in 0..(1 + g % 6) {
+                labels.push(g % 3);
+                groups.push(format!("group{g}"));
+            }
+        }
+        let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
+        let folds = stratified_group_folds(&labels, &group_refs, 5, 7);
+        let mut fold_of_group = std::collections::HashMap::new();
+        for (g, f) in group_refs.iter().zip(&folds) {
+            assert_eq!(
+                *fold_of_group.entry(*g).or_insert(*f),
+                *f,
+                "group {g} split"
+            );
+        }
+        for fold in 0..5 {
+            for class in 0..3 {
+                assert!(
+                    labels
+                        .iter()
+                        .zip(&folds)
+                        .any(|(l, f)| *l == class && *f == fold),
+                    "fold {fold} lacks class {class}"
+                );
+            }
+        }
+        assert_eq!(folds, stratified_group_folds(&labels, &group_refs, 5, 7));
+    }
+
     use super::*;
     use std::collections::HashMap;
 

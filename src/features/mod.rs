@@ -10,7 +10,9 @@ mod rhythm;
 
 pub use chroma::{chroma_filterbank, PitchPeaks};
 pub use contrast::ContrastBands;
-pub use extract::{extract_features, FeatureTable, FeaturesReport};
+pub use extract::{
+    clip_group, extract_features, FeatureRow, FeatureTable, FeaturesReport, SkippedClip,
+};
 pub use rhythm::{onset_strength, TempoEstimator};
 
 use crate::config::{MelNorm, MelScale, PadMode};

@@ -1,0 +1,296 @@
+//! Gradient-boosted trees for multiclass softmax, XGBoost-style: one
+//! regression tree per class per round on the softmax gradients and
+//! hessians, histogram split finding, shrinkage, depth limit, row and column
+//! subsampling, L2 on leaf weights, `min_child_weight`, and early stopping
+//! on a validation set's log-loss.
+
+use rand::seq::index::sample;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::binning::BinnedMatrix;
+use super::softmax;
+use super::tree::{Node, Tree};
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GbdtParams {
+    pub n_rounds: usize,
+    pub max_depth: usize,
+    pub learning_rate: f64,
+    pub subsample: f64,
+    pub colsample: f64,
+    pub l2: f64,
+    pub min_child_weight: f64,
+    pub max_bins: usize,
+    /// 0 disables early stopping.
+    pub early_stopping_rounds: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gbdt {
+    pub n_classes: usize,
+    /// `rounds[r][c]`: the tree of class `c` in round `r` (shrinkage
+    /// already applied to its leaves).
+    pub rounds: Vec<Vec<Tree>>,
+    /// Total split gain per feature.
+    pub gain: Vec<f64>,
+    /// Splits per feature.
+    pub splits: Vec<u32>,
+    /// Validation log-loss per round, when early stopping ran.
+    pub eval_logloss: Vec<f64>,
+}
+
+/// A validation set for early stopping: raw rows (row-major) and labels.
+pub struct EvalSet<'a> {
+    pub x: &'a [f64],
+    pub y: &'a [usize],
+}
+
+struct GrowContext<'a> {
+    data: &'a BinnedMatrix,
+    grad: &'a [f64],
+    hess: &'a [f64],
+    params: &'a GbdtParams,
+}
+
+impl Gbdt {
+    /// Fit on `data` (the binned form of the row-major `x`, `d` columns).
+    pub fn fit(
+        data: &BinnedMatrix,
+        x: &[f64],
+        y: &[usize],
+        n_classes: usize,
+        params: GbdtParams,
+        eval: Option<EvalSet>,
+        seed: u64,
+    ) -> Self {
+        let n = data.n;
+        let d = data.cuts.n_features();
+        let k = n_classes;
+        let mut scores = vec![0.0f64; n * k];
+        let mut model = Gbdt {
+            n_classes,
+            rounds: Vec::new(),
+            gain: vec![0.0; d],
+            splits: vec![0; d],
+            eval_logloss: Vec::new(),
+        };
+        let n_eval = eval.as_ref().map(|e| e.y.len()).unwrap_or(0);
+        let mut eval_scores = vec![0.0f64; n_eval * k];
+        let (mut best_loss, mut best_round) = (f64::INFINITY, 0usize);
+        let row_count = ((params.subsample * n as f64).round() as usize).clamp(1, n);
+        let col_count = ((params.colsample * d as f64).round() as usize).clamp(1, d);
+        let mut probabilities = vec![0.0f64; k];
+        for round in 0..params.n_rounds {
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                seed ^ (round as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+            );
+            let mut rows: Vec<u32> = if row_count < n {
+                sample(&mut rng, n, row_count)
+                    .into_iter()
+                    .map(|i| i as u32)
+                    .collect()
+            } else {
+                (0..n as u32).collect()
+            };
+            rows.sort_unstable();
+            let mut grad = vec![0.0f64; k * n];
+            let mut hess = vec![0.0f64; k * n];
+            for i in 0..n {
+                probabilities.copy_from_slice(&scores[i * k..(i + 1) * k]);
+                softmax(&mut probabilities);
+                for c in 0..k {
+                    let p = probabilities[c];
+                    grad[c * n + i] = p - if y[i] == c { 1.0 } else { 0.0 };
+                    hess[c * n + i] = (2.0 * p * (1.0 - p)).max(1e-16);
+                }
+            }
+            let class_seeds: Vec<u64> = (0..k).map(|_| rng.random()).collect();
+            let trees: Vec<(Tree, Vec<(usize, f64)>)> = (0..k)
+                .into_par_iter()
+                .map(|c| {
+                    let mut class_rng = ChaCha8Rng::seed_from_u64(class_seeds[c]);
+                    let mut features: Vec<usize> = if col_count < d {
+                        sample(&mut class_rng, d, col_count).into_iter().collect()
+                    } else {
+                        (0..d).collect()
+                    };
+                    features.sort_unstable();
+                    let context = GrowContext {
+                        data,
+                        grad: &grad[c * n..(c + 1) * n],
+                        hess: &hess[c * n..(c + 1) * n],
+                        params: &params,
+                    };
+                    grow_tree(&context, rows.clone(), &features)
+                })
+                .collect();
+            let mut round_trees = Vec::with_capacity(k);
+            for (c, (tree, splits)) in trees.into_iter().enumerate() {
+                for (f, gain) in splits {
+                    model.gain[f] += gain;
+                    model.splits[f] += 1;
+                }
+                for i in 0..n {
+                    scores[i * k + c] += tree.leaf(&x[i * d..(i + 1) * d])[0];
+                }
+                if let Some(e) = &eval {
+                    for i in 0..n_eval {
+                        eval_scores[i * k + c] += tree.leaf(&e.x[i * d..(i + 1) * d])[0];
+                    }
+                }
+                round_trees.push(tree);
+            }
+            model.rounds.push(round_trees);
+            if let Some(e) = &eval {
+                let loss = log_loss(&eval_scores, e.y, k);
+                model.eval_logloss.push(loss);
+                if loss < best_loss {
+                    (best_loss, best_round) = (loss, round);
+                } else if params.early_stopping_rounds > 0
+                    && round - best_round >= params.early_stopping_rounds
+                {
+                    break;
+                }
+            }
+        }
+        if eval.is_some() && params.early_stopping_rounds > 0 {
+            model.rounds.truncate(best_round + 1);
+        }
+        model
+    }
+
+    pub fn predict_proba(&self, x: &[f64]) -> Vec<f64> {
+        let mut scores = vec![0.0f64; self.n_classes];
+        for round in &self.rounds {
+            for (s, tree) in scores.iter_mut().zip(round) {
+                *s += tree.leaf(x)[0];
+            }
+        }
+        softmax(&mut scores);
+        scores
+    }
+
+    /// Average gain per split of each feature (XGBoost's `gain` importance).
+    pub fn importance(&self) -> Vec<f64> {
+        self.gain
+            .iter()
+            .zip(&self.splits)
+            .map(|(g, &s)| if s > 0 { g / s as f64 } else { 0.0 })
+            .collect()
+    }
+}
+
+fn log_loss(scores: &[f64], y: &[usize], k: usize) -> f64 {
+    let mut p = vec![0.0; k];
+    let mut total = 0.0;
+    for (i, &label) in y.iter().enumerate() {
+        p.copy_from_slice(&scores[i * k..(i + 1) * k]);
+        softmax(&mut p);
+        total -= p[label].max(1e-15).ln();
+    }
+    total / y.len().max(1) as f64
+}
+
+/// One depth-wise regression tree. Returns the tree and its splits'
+/// `(feature, gain)`.
+fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Vec<(usize, f64)>) {
+    let p = ctx.params;
+    let mut tree = Tree {
+        nodes: vec![Node::Leaf(Vec::new())],
+    };
+    let mut splits = Vec::new();
+    let mut level = vec![(0usize, rows)];
+    let mut histogram = vec![[0.0f64; 2]; 256];
+    for depth in 0..=p.max_depth {
+        let mut next = Vec::new();
+        for (node, rows) in level {
+            let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &i| {
+                (g + ctx.grad[i as usize], h + ctx.hess[i as usize])
+            });
+            let split = if depth < p.max_depth {
+                best_split(ctx, &rows, features, g, h, &mut histogram)
+            } else {
+                None
+            };
+            let Some((feature, bin, gain)) = split else {
+                let weight = -g / (h + p.l2) * p.learning_rate;
+                tree.nodes[node] = Node::Leaf(vec![weight]);
+                continue;
+            };
+            let column = ctx.data.column(feature);
+            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
+                .iter()
+                .partition(|&&i| column[i as usize] as usize <= bin);
+            let left = tree.nodes.len();
+            tree.nodes.push(Node::Leaf(Vec::new()));
+            tree.nodes.push(Node::Leaf(Vec::new()));
+            tree.nodes[node] = Node::Split {
+                feature: feature as u32,
+                threshold: ctx.data.cuts.threshold(feature, bin),
+                left: left as u32,
+                right: left as u32 + 1,
+            };
+            splits.push((feature, gain));
+            next.push((left, left_rows));
+            next.push((left + 1, right_rows));
+        }
+        if next.is_empty() {
+            break;
+        }
+        level = next;
+    }
+    (tree, splits)
+}
+
+/// Best `(feature, bin, gain)` with both children above `min_child_weight`.
+fn best_split(
+    ctx: &GrowContext,
+    rows: &[u32],
+    features: &[usize],
+    g: f64,
+    h: f64,
+    histogram: &mut [[f64; 2]],
+) -> Option<(usize, usize, f64)> {
+    let p = ctx.params;
+    if h < 2.0 * p.min_child_weight {
+        return None;
+    }
+    let parent = g * g / (h + p.l2);
+    let mut best: Option<(usize, usize, f64)> = None;
+    for &f in features {
+        let n_bins = ctx.data.cuts.n_bins(f);
+        if n_bins < 2 {
+            continue;
+        }
+        let column = ctx.data.column(f);
+        histogram[..n_bins].fill([0.0; 2]);
+        for &i in rows {
+            let slot = &mut histogram[column[i as usize] as usize];
+            slot[0] += ctx.grad[i as usize];
+            slot[1] += ctx.hess[i as usize];
+        }
+        let (mut gl, mut hl) = (0.0, 0.0);
+        for (b, slot) in histogram.iter().enumerate().take(n_bins - 1) {
+            if slot[1] == 0.0 {
+                continue;
+            }
+            gl += slot[0];
+            hl += slot[1];
+            let (gr, hr) = (g - gl, h - hl);
+            if hl < p.min_child_weight {
+                continue;
+            }
+            if hr < p.min_child_weight {
+                break;
+            }
+            let gain = gl * gl / (hl + p.l2) + gr * gr / (hr + p.l2) - parent;
+            if gain > 1e-6 && best.is_none_or(|(_, _, g)| gain > g) {
+                best = Some((f, b, gain));
+            }
+        }
+    }
+    best
+}
