@@ -135,6 +135,95 @@ pub fn bench_mel_cpu(
     Ok(vec![one, all])
 }
 
+/// Hand-made feature extraction (all 84 features) on prepared clips: one
+/// thread, then all threads. Decoding is not included; `soundclass
+/// features --no-cache` times the whole path.
+pub fn bench_features(
+    config: &Config,
+    clips: &[Vec<f32>],
+    clip_seconds: f64,
+) -> Result<Vec<BenchRow>> {
+    let extractor = crate::features::FeatureExtractor::new(config.features.sample_rate);
+    let run = |label: String| -> Result<BenchRow> {
+        let started = Instant::now();
+        clips
+            .par_iter()
+            .map(|clip| extractor.frame_features(clip).map(|f| f.summary().len()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BenchRow::new(
+            &label,
+            clips.len(),
+            clip_seconds,
+            started.elapsed().as_secs_f64(),
+        ))
+    };
+    let single = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    let one = single.install(|| run("features, 1 thread".into()))?;
+    let all = run(format!(
+        "features, {} threads",
+        rayon::current_num_threads()
+    ))?;
+    Ok(vec![one, all])
+}
+
+/// Fit time of the gradient booster on a feature table's train split
+/// (standardised), `trees` rounds of depth `depth`, learning rate 0.1, no
+/// subsampling, 256 bins, no early stopping: the settings
+/// `scripts/baselines_reference.py --timing` gives XGBoost. One untimed
+/// warm-up fit, then `repeats` timed fits; returns their wall seconds.
+pub fn bench_gbdt(
+    table: &crate::features::FeatureTable,
+    trees: usize,
+    depth: usize,
+    repeats: usize,
+) -> Result<Vec<f64>> {
+    use crate::model::{BinnedMatrix, Gbdt, GbdtParams, Standardizer};
+    let mut labels: Vec<&str> = table.rows.iter().map(|r| r.label.as_str()).collect();
+    labels.sort_unstable();
+    labels.dedup();
+    let train: Vec<&crate::features::FeatureRow> =
+        table.rows.iter().filter(|r| r.split == "train").collect();
+    if train.is_empty() {
+        return Err(Error::InvalidArgument(
+            "the feature table has no train rows".into(),
+        ));
+    }
+    let d = table.names.len();
+    let raw: Vec<f64> = train
+        .iter()
+        .flat_map(|r| r.values.iter().copied())
+        .collect();
+    let y: Vec<usize> = train
+        .iter()
+        .map(|r| labels.iter().position(|l| *l == r.label).unwrap_or(0))
+        .collect();
+    let x = Standardizer::fit(&raw, y.len(), d).transform(&raw);
+    let params = GbdtParams {
+        n_rounds: trees,
+        max_depth: depth,
+        learning_rate: 0.1,
+        subsample: 1.0,
+        colsample: 1.0,
+        l2: 1.0,
+        min_child_weight: 1.0,
+        max_bins: 256,
+        early_stopping_rounds: 0,
+    };
+    let fit = || {
+        let started = Instant::now();
+        // Binning is part of the fit, as it is in XGBoost's.
+        let binned = BinnedMatrix::new(&x, y.len(), d, params.max_bins);
+        let model = Gbdt::fit(&binned, &x, &y, labels.len(), params, None, 0);
+        let seconds = started.elapsed().as_secs_f64();
+        (seconds, model.rounds.len())
+    };
+    fit();
+    Ok((0..repeats).map(|_| fit().0).collect())
+}
+
 /// GPU rows: kernels with host transfer both ways, and kernels alone on
 /// waveforms already on the device (synchronised by reading back one value).
 pub fn bench_mel_gpu(gpu: &GpuMel, clips: &[Vec<f32>], clip_seconds: f64) -> Result<Vec<BenchRow>> {

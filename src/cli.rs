@@ -112,6 +112,34 @@ pub struct SpectrogramArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Gradient-boosting fit time on a feature table's train split (the
+    /// settings of `scripts/baselines_reference.py --timing`).
+    Gbdt {
+        #[arg(long)]
+        features: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        trees: usize,
+        #[arg(long, default_value_t = 6)]
+        depth: usize,
+        #[arg(long, default_value_t = 5)]
+        repeats: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hand-made feature throughput (84 features per clip), 1 and all threads.
+    Features {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, default_value_t = 64)]
+        clips: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Take the clips from this manifest (cyclically) instead of noise.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Log-Mel throughput: CPU 1 thread, CPU all threads, GPU kernels.
     Mel {
         #[command(flatten)]
@@ -262,6 +290,39 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Predict(_) => pending("predict", "prediction"),
         Command::Sweep(_) => pending("sweep", "sweeps"),
         Command::Report(_) => pending("report", "reports"),
+        Command::Bench(BenchCommand::Gbdt {
+            features,
+            trees,
+            depth,
+            repeats,
+            json,
+        }) => {
+            let table = FeatureTable::read_csv(&features)?;
+            let mut seconds = bench::bench_gbdt(&table, trees, depth, repeats.max(1))?;
+            seconds.sort_by(f64::total_cmp);
+            let median = seconds[seconds.len() / 2];
+            if json {
+                print_json(&serde_json::json!({
+                    "trees": trees, "depth": depth, "threads": rayon::current_num_threads(),
+                    "fit_seconds": seconds, "median_seconds": median, "min_seconds": seconds[0],
+                }))?;
+            } else {
+                println!(
+                    "gbdt fit, {trees} rounds x depth {depth}, {} threads: median {median:.3} s, min {:.3} s over {} fits",
+                    rayon::current_num_threads(),
+                    seconds[0],
+                    seconds.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(BenchCommand::Features {
+            config,
+            clips,
+            seconds,
+            manifest,
+            json,
+        }) => bench_features(config.load()?, clips, seconds, manifest.as_deref(), json),
         Command::Bench(BenchCommand::Mel {
             config,
             device,
@@ -332,6 +393,35 @@ fn mel_engine(config: &Config, device: DeviceArg) -> Result<Box<dyn MelEngine>> 
             ))
         }
     })
+}
+
+fn bench_features(
+    config: Config,
+    clips: usize,
+    seconds: f64,
+    manifest: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode> {
+    if clips == 0 || seconds <= 0.0 {
+        return Err(Error::InvalidArgument(
+            "--clips and --seconds must be positive".into(),
+        ));
+    }
+    // Clips are prepared at the feature rate.
+    let mut at_feature_rate = config.clone();
+    at_feature_rate.audio.sample_rate = config.features.sample_rate;
+    let input = bench::bench_clips(&at_feature_rate, manifest, clips, seconds)?;
+    let rows = bench::bench_features(&config, &input, seconds)?;
+    if json {
+        print_json(&serde_json::json!({
+            "sample_rate": config.features.sample_rate,
+            "features": crate::features::feature_names().len(),
+            "rows": rows,
+        }))?;
+    } else {
+        print!("{}", bench::format_bench_table(&rows));
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn bench_mel(

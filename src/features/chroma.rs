@@ -204,23 +204,41 @@ pub fn chroma_filterbank(sample_rate: u32, n_fft: usize, n_chroma: usize, tuning
     out
 }
 
-/// Chroma of one frame's power spectrum, scaled so its largest value is 1
-/// (left as is when the frame is silent).
-pub fn chroma_frame(filterbank: &[f64], n_chroma: usize, power: &[f64], out: &mut [f64]) {
-    let n_bins = power.len();
-    for (c, value) in out.iter_mut().enumerate().take(n_chroma) {
-        *value = filterbank[c * n_bins..(c + 1) * n_bins]
-            .iter()
-            .zip(power)
-            .map(|(w, p)| w * p)
-            .sum();
-    }
-    let peak = out.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-    if peak >= TINY {
-        for v in out.iter_mut() {
-            *v /= peak;
+/// Chroma of every frame of a power spectrogram (`[frames][n_bins]`), each
+/// frame scaled so its largest value is 1 (left as is when silent). The
+/// filterbank is transposed so the inner loop runs over pitch classes with
+/// independent sums, which vectorises.
+pub fn chroma_frames(
+    filterbank: &[f64],
+    n_chroma: usize,
+    spectrogram: &[f64],
+    n_bins: usize,
+) -> Vec<Vec<f32>> {
+    let frames = spectrogram.len() / n_bins.max(1);
+    let mut transposed = vec![0.0f64; n_bins * n_chroma];
+    for c in 0..n_chroma {
+        for k in 0..n_bins {
+            transposed[k * n_chroma + c] = filterbank[c * n_bins + k];
         }
     }
+    let mut out = vec![vec![0.0f32; frames]; n_chroma];
+    let mut sums = vec![0.0f64; n_chroma];
+    for t in 0..frames {
+        sums.fill(0.0);
+        let power = &spectrogram[t * n_bins..(t + 1) * n_bins];
+        for (k, &p) in power.iter().enumerate() {
+            let weights = &transposed[k * n_chroma..(k + 1) * n_chroma];
+            for (sum, w) in sums.iter_mut().zip(weights) {
+                *sum += w * p;
+            }
+        }
+        let peak = sums.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let norm = if peak >= TINY { peak } else { 1.0 };
+        for (row, &v) in out.iter_mut().zip(&sums) {
+            row[t] = (v / norm) as f32;
+        }
+    }
+    out
 }
 
 #[cfg(test)]

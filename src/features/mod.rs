@@ -173,18 +173,7 @@ impl FeatureExtractor {
         })?;
         out.tuning = peaks.tuning(N_CHROMA);
         let filterbank = chroma_filterbank(self.sample_rate, self.n_fft, N_CHROMA, out.tuning);
-        let mut pitch_classes = [0.0f64; N_CHROMA];
-        for t in 0..frames {
-            chroma::chroma_frame(
-                &filterbank,
-                N_CHROMA,
-                &spectrogram[t * n_bins..(t + 1) * n_bins],
-                &mut pitch_classes,
-            );
-            for (row, &v) in out.chroma.iter_mut().zip(&pitch_classes) {
-                row[t] = v as f32;
-            }
-        }
+        out.chroma = chroma::chroma_frames(&filterbank, N_CHROMA, &spectrogram, n_bins);
         drop(spectrogram);
         out.contrast = contrast::contrast_db(valley, peak)
             .chunks(frames.max(1))
@@ -258,38 +247,53 @@ impl FeatureExtractor {
 
     /// librosa's `zero_crossing_rate`: frames of `n_fft` samples centred by
     /// edge padding; |x| <= 1e-10 counts as zero and zero as positive.
+    /// Crossings are counted once per sample pair, then summed per frame
+    /// from a prefix sum (frames overlap fourfold).
     fn zero_crossing_rate(&self, y: &[f32], frames: usize) -> Vec<f32> {
         let half = self.n_fft / 2;
-        let sample = |i: isize| -> f32 {
-            let clamped = i.clamp(0, y.len() as isize - 1) as usize;
-            let v = y[clamped];
-            if v.abs() <= 1e-10 {
-                0.0
-            } else {
-                v
-            }
+        if y.is_empty() {
+            return vec![0.0; frames];
+        }
+        let negative = |i: usize| -> bool {
+            let v = y[i.saturating_sub(half).min(y.len() - 1)];
+            v.abs() > 1e-10 && v < 0.0
         };
+        let padded_len = (frames.saturating_sub(1)) * self.hop_length + self.n_fft;
+        // prefix[j]: crossings between padded samples (i - 1, i) for i < j.
+        let mut prefix = vec![0u32; padded_len + 1];
+        let mut previous = negative(0);
+        for j in 1..padded_len {
+            let current = negative(j);
+            prefix[j + 1] = prefix[j] + u32::from(current != previous);
+            previous = current;
+        }
         (0..frames)
             .map(|t| {
-                let start = (t * self.hop_length) as isize - half as isize;
-                let crossings = (1..self.n_fft as isize)
-                    .filter(|&k| (sample(start + k - 1) < 0.0) != (sample(start + k) < 0.0))
-                    .count();
+                let start = t * self.hop_length;
+                // Pairs inside the frame: (start, start + 1) .. (end - 2, end - 1).
+                let crossings = prefix[start + self.n_fft] - prefix[start + 1];
                 crossings as f32 / self.n_fft as f32
             })
             .collect()
     }
 
     /// librosa's `rms` on the waveform: centred frames with zero padding,
-    /// no window, sqrt(mean(x^2)).
+    /// no window, sqrt(mean(x^2)), from a prefix sum of squares.
     fn rms(&self, y: &[f32], frames: usize) -> Vec<f32> {
         let half = (self.n_fft / 2) as isize;
+        let mut prefix = Vec::with_capacity(y.len() + 1);
+        prefix.push(0.0f64);
+        let mut total = 0.0f64;
+        for &v in y {
+            total += (v as f64) * (v as f64);
+            prefix.push(total);
+        }
         (0..frames)
             .map(|t| {
                 let start = (t * self.hop_length) as isize - half;
-                let lo = start.max(0) as usize;
-                let hi = ((start + self.n_fft as isize).max(0) as usize).min(y.len());
-                let energy: f64 = y[lo.min(hi)..hi].iter().map(|&v| (v as f64).powi(2)).sum();
+                let lo = start.clamp(0, y.len() as isize) as usize;
+                let hi = (start + self.n_fft as isize).clamp(0, y.len() as isize) as usize;
+                let energy = (prefix[hi] - prefix[lo]).max(0.0);
                 (energy / self.n_fft as f64).sqrt() as f32
             })
             .collect()

@@ -194,7 +194,28 @@ fn log_loss(scores: &[f64], y: &[usize], k: usize) -> f64 {
     total / y.len().max(1) as f64
 }
 
-/// One depth-wise regression tree. Returns the tree and its splits'
+/// Gradient and hessian sums per bin of every candidate feature:
+/// `[features.len()][256]`.
+type Histograms = Vec<[f64; 2]>;
+
+fn build_histograms(ctx: &GrowContext, rows: &[u32], features: &[usize]) -> Histograms {
+    let mut hist = vec![[0.0f64; 2]; features.len() * 256];
+    for (slot, &f) in features.iter().enumerate() {
+        let column = ctx.data.column(f);
+        let h = &mut hist[slot * 256..(slot + 1) * 256];
+        for &i in rows {
+            let cell = &mut h[column[i as usize] as usize];
+            cell[0] += ctx.grad[i as usize];
+            cell[1] += ctx.hess[i as usize];
+        }
+    }
+    hist
+}
+
+/// One depth-wise regression tree. Each node's histograms come from its
+/// parent: the smaller child is built from its rows and the larger one is
+/// the parent minus the smaller (LightGBM's subtraction trick), which
+/// halves the work per level. Returns the tree and its splits'
 /// `(feature, gain)`.
 fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Vec<(usize, f64)>) {
     let p = ctx.params;
@@ -202,28 +223,28 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
         nodes: vec![Node::Leaf(Vec::new())],
     };
     let mut splits = Vec::new();
-    let mut level = vec![(0usize, rows)];
-    let mut histogram = vec![[0.0f64; 2]; 256];
+    let root_hist = build_histograms(ctx, &rows, features);
+    let mut level = vec![(0usize, rows, root_hist)];
     for depth in 0..=p.max_depth {
         let mut next = Vec::new();
-        for (node, rows) in level {
+        for (node, rows, hist) in level {
             let (g, h) = rows.iter().fold((0.0, 0.0), |(g, h), &i| {
                 (g + ctx.grad[i as usize], h + ctx.hess[i as usize])
             });
             let split = if depth < p.max_depth {
-                best_split(ctx, &rows, features, g, h, &mut histogram)
+                best_split(ctx, features, &hist, g, h)
             } else {
                 None
             };
-            let Some((feature, bin, gain)) = split else {
+            let Some((slot, bin, gain)) = split else {
                 let weight = -g / (h + p.l2) * p.learning_rate;
                 tree.nodes[node] = Node::Leaf(vec![weight]);
                 continue;
             };
+            let feature = features[slot];
             let column = ctx.data.column(feature);
-            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
-                .iter()
-                .partition(|&&i| column[i as usize] as usize <= bin);
+            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
+                rows.iter().partition(|&&i| column[i as usize] as usize <= bin);
             let left = tree.nodes.len();
             tree.nodes.push(Node::Leaf(Vec::new()));
             tree.nodes.push(Node::Leaf(Vec::new()));
@@ -234,8 +255,30 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
                 right: left as u32 + 1,
             };
             splits.push((feature, gain));
-            next.push((left, left_rows));
-            next.push((left + 1, right_rows));
+            if depth + 1 < p.max_depth {
+                let left_is_small = left_rows.len() <= right_rows.len();
+                let small = build_histograms(
+                    ctx,
+                    if left_is_small { &left_rows } else { &right_rows },
+                    features,
+                );
+                let mut large = hist;
+                for (l, s) in large.iter_mut().zip(&small) {
+                    l[0] -= s[0];
+                    l[1] -= s[1];
+                }
+                let (left_hist, right_hist) = if left_is_small {
+                    (small, large)
+                } else {
+                    (large, small)
+                };
+                next.push((left, left_rows, left_hist));
+                next.push((left + 1, right_rows, right_hist));
+            } else {
+                // Children at the depth limit become leaves: no histograms.
+                next.push((left, left_rows, Vec::new()));
+                next.push((left + 1, right_rows, Vec::new()));
+            }
         }
         if next.is_empty() {
             break;
@@ -245,40 +288,28 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
     (tree, splits)
 }
 
-/// Best `(feature, bin, gain)` with both children above `min_child_weight`.
-fn best_split(
-    ctx: &GrowContext,
-    rows: &[u32],
-    features: &[usize],
-    g: f64,
-    h: f64,
-    histogram: &mut [[f64; 2]],
-) -> Option<(usize, usize, f64)> {
+/// Best `(feature slot, bin, gain)` with both children above
+/// `min_child_weight`.
+fn best_split(ctx: &GrowContext, features: &[usize], hist: &Histograms, g: f64, h: f64) -> Option<(usize, usize, f64)> {
     let p = ctx.params;
     if h < 2.0 * p.min_child_weight {
         return None;
     }
     let parent = g * g / (h + p.l2);
     let mut best: Option<(usize, usize, f64)> = None;
-    for &f in features {
+    for (slot, &f) in features.iter().enumerate() {
         let n_bins = ctx.data.cuts.n_bins(f);
         if n_bins < 2 {
             continue;
         }
-        let column = ctx.data.column(f);
-        histogram[..n_bins].fill([0.0; 2]);
-        for &i in rows {
-            let slot = &mut histogram[column[i as usize] as usize];
-            slot[0] += ctx.grad[i as usize];
-            slot[1] += ctx.hess[i as usize];
-        }
         let (mut gl, mut hl) = (0.0, 0.0);
-        for (b, slot) in histogram.iter().enumerate().take(n_bins - 1) {
-            if slot[1] == 0.0 {
+        for (b, cell) in hist[slot * 256..slot * 256 + n_bins - 1].iter().enumerate() {
+            // Subtraction leaves rounding dust in empty bins.
+            if cell[1] <= 1e-12 {
                 continue;
             }
-            gl += slot[0];
-            hl += slot[1];
+            gl += cell[0];
+            hl += cell[1];
             let (gr, hr) = (g - gl, h - hl);
             if hl < p.min_child_weight {
                 continue;
@@ -288,7 +319,7 @@ fn best_split(
             }
             let gain = gl * gl / (hl + p.l2) + gr * gr / (hr + p.l2) - parent;
             if gain > 1e-6 && best.is_none_or(|(_, _, g)| gain > g) {
-                best = Some((f, b, gain));
+                best = Some((slot, b, gain));
             }
         }
     }
