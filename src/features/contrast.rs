@@ -68,8 +68,17 @@ impl ContrastBands {
                 peak[b] = 0.0;
                 continue;
             }
+            let band = &magnitude[start..start + used];
+            if count <= SMALL_COUNT {
+                // A few extremes: one pass with tiny sorted buffers beats
+                // a selection over the whole band.
+                let (low, high) = extremes(band, count);
+                valley[b] = low / count as f64;
+                peak[b] = high / count as f64;
+                continue;
+            }
             scratch.clear();
-            scratch.extend_from_slice(&magnitude[start..start + used]);
+            scratch.extend_from_slice(band);
             scratch.select_nth_unstable_by(count - 1, f64::total_cmp);
             valley[b] = scratch[..count].iter().sum::<f64>() / count as f64;
             let top = used - count;
@@ -77,6 +86,37 @@ impl ContrastBands {
             peak[b] = scratch[top..].iter().sum::<f64>() / count as f64;
         }
     }
+}
+
+/// Largest edge count handled by [`extremes`].
+const SMALL_COUNT: usize = 16;
+
+/// Sums of the `count` smallest and the `count` largest values.
+fn extremes(values: &[f64], count: usize) -> (f64, f64) {
+    let mut low = [f64::INFINITY; SMALL_COUNT];
+    let mut high = [f64::NEG_INFINITY; SMALL_COUNT];
+    let (low, high) = (&mut low[..count], &mut high[..count]);
+    for &v in values {
+        // low ascending: low[count - 1] is the largest kept.
+        if v < low[count - 1] {
+            let mut i = count - 1;
+            while i > 0 && low[i - 1] > v {
+                low[i] = low[i - 1];
+                i -= 1;
+            }
+            low[i] = v;
+        }
+        // high descending: high[count - 1] is the smallest kept.
+        if v > high[count - 1] {
+            let mut i = count - 1;
+            while i > 0 && high[i - 1] < v {
+                high[i] = high[i - 1];
+                i -= 1;
+            }
+            high[i] = v;
+        }
+    }
+    (low.iter().sum(), high.iter().sum())
 }
 
 /// numpy's `rint`: halves go to the even neighbour.
@@ -108,6 +148,18 @@ mod tests {
         assert_eq!(round_half_even(3.5), 4.0);
         assert_eq!(round_half_even(0.5), 0.0);
         assert_eq!(round_half_even(1.2), 1.0);
+    }
+
+    #[test]
+    fn extremes_match_sorting() {
+        let values: Vec<f64> = (0..200).map(|i| ((i * 37) % 101) as f64 * 0.5).collect();
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        for count in [1, 2, 9, 16] {
+            let (low, high) = extremes(&values, count);
+            assert_eq!(low, sorted[..count].iter().sum::<f64>());
+            assert_eq!(high, sorted[200 - count..].iter().sum::<f64>());
+        }
     }
 
     #[test]

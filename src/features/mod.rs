@@ -124,7 +124,7 @@ impl FeatureExtractor {
         let mut column = vec![0.0f32; n_mels];
         let mut power32 = vec![0.0f32; n_bins];
         // Chroma needs the clip's tuning, known only after every frame.
-        let mut spectrogram = vec![0.0f64; n_bins * frames];
+        let mut spectrogram = vec![0.0f32; n_bins * frames];
         let mut peaks = PitchPeaks::default();
         let mut magnitude = vec![0.0f64; n_bins];
         let mut scratch = Vec::with_capacity(n_bins);
@@ -154,7 +154,7 @@ impl FeatureExtractor {
             for (m, &v) in column.iter().enumerate() {
                 mel[m * frames + t] = v;
             }
-            spectrogram[t * n_bins..(t + 1) * n_bins].copy_from_slice(power);
+            spectrogram[t * n_bins..(t + 1) * n_bins].copy_from_slice(&power32);
             peaks.add_frame(power, self.sample_rate, self.n_fft);
             for (m, &p) in magnitude.iter_mut().zip(power) {
                 *m = p.sqrt();
@@ -181,14 +181,14 @@ impl FeatureExtractor {
             .collect();
         // MFCC: DCT-II of the whole clip's power_to_db(mel) (ref 1, top_db 80).
         power_to_db(&mut mel, DbReference::Value(1.0), 1e-10, Some(80.0));
-        for (k, row) in out.mfcc.iter_mut().enumerate() {
-            let basis = &self.dct[k * n_mels..(k + 1) * n_mels];
-            for (t, v) in row.iter_mut().enumerate() {
-                *v = basis
-                    .iter()
-                    .enumerate()
-                    .map(|(m, b)| b * mel[m * frames + t])
-                    .sum();
+        // Frame by frame over a contiguous copy of the column.
+        for t in 0..frames {
+            for (m, c) in column.iter_mut().enumerate() {
+                *c = mel[m * frames + t];
+            }
+            for (k, row) in out.mfcc.iter_mut().enumerate() {
+                let basis = &self.dct[k * n_mels..(k + 1) * n_mels];
+                row[t] = basis.iter().zip(&column).map(|(b, c)| b * c).sum();
             }
         }
         out.onset = onset_strength(&mel, n_mels, frames, self.n_fft, self.hop_length);
@@ -232,10 +232,18 @@ impl FeatureExtractor {
         }
         let amin = 1e-10f64;
         let n = power.len() as f64;
-        let (log_sum, sum) = power.iter().fold((0.0, 0.0), |(l, s), &p| {
-            let v = p.max(amin);
-            (l + v.ln(), s + v)
-        });
+        // The log of a product of 16 values (each in [1e-10, ~1e12], so the
+        // product stays well inside f64's range) costs one ln instead of 16.
+        let (mut log_sum, mut sum) = (0.0f64, 0.0f64);
+        for chunk in power.chunks(16) {
+            let mut product = 1.0f64;
+            for &p in chunk {
+                let v = p.max(amin);
+                product *= v;
+                sum += v;
+            }
+            log_sum += product.ln();
+        }
         let flatness = (log_sum / n).exp() / (sum / n);
         (
             centroid as f32,

@@ -67,8 +67,9 @@ impl TempoEstimator {
         let window = (0..win_length)
             .map(|n| 0.5 - 0.5 * (2.0 * std::f64::consts::PI * n as f64 / win_length as f64).cos())
             .collect();
-        // Zero padding to 2 win keeps the autocorrelation linear, not circular.
-        let fft_len = 2 * win_length;
+        // Zero padding to at least 2 win - 1 keeps the autocorrelation
+        // linear, not circular; a power of two is the fastest such length.
+        let fft_len = (2 * win_length - 1).next_power_of_two();
         let mut planner = RealFftPlanner::<f64>::new();
         Self {
             sample_rate,

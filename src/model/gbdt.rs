@@ -243,8 +243,9 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
             };
             let feature = features[slot];
             let column = ctx.data.column(feature);
-            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) =
-                rows.iter().partition(|&&i| column[i as usize] as usize <= bin);
+            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
+                .iter()
+                .partition(|&&i| column[i as usize] as usize <= bin);
             let left = tree.nodes.len();
             tree.nodes.push(Node::Leaf(Vec::new()));
             tree.nodes.push(Node::Leaf(Vec::new()));
@@ -259,7 +260,11 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
                 let left_is_small = left_rows.len() <= right_rows.len();
                 let small = build_histograms(
                     ctx,
-                    if left_is_small { &left_rows } else { &right_rows },
+                    if left_is_small {
+                        &left_rows
+                    } else {
+                        &right_rows
+                    },
                     features,
                 );
                 let mut large = hist;
@@ -290,7 +295,13 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
 
 /// Best `(feature slot, bin, gain)` with both children above
 /// `min_child_weight`.
-fn best_split(ctx: &GrowContext, features: &[usize], hist: &Histograms, g: f64, h: f64) -> Option<(usize, usize, f64)> {
+fn best_split(
+    ctx: &GrowContext,
+    features: &[usize],
+    hist: &Histograms,
+    g: f64,
+    h: f64,
+) -> Option<(usize, usize, f64)> {
     let p = ctx.params;
     if h < 2.0 * p.min_child_weight {
         return None;

@@ -91,8 +91,10 @@ pub fn fit_gini_tree(
         depth: 0,
     }];
     let mut features: Vec<usize> = (0..d).collect();
-    let mut hist_w = vec![0.0f64; 256 * n_classes];
-    let mut hist_n = vec![0u32; 256];
+    let max_bins = data.cuts.max_bins();
+    let mut hist_w = vec![0.0f64; max_bins * n_classes];
+    let mut hist_n = vec![0u32; max_bins];
+    let mut sorted: Vec<(u16, u32)> = Vec::new();
     while let Some(Pending { node, rows, depth }) = stack.pop() {
         let mut totals = vec![0.0f64; n_classes];
         for &i in &rows {
@@ -113,10 +115,10 @@ pub fn fit_gini_tree(
                 &features,
                 params,
                 &totals,
-                (&mut hist_w, &mut hist_n),
+                (&mut hist_w, &mut hist_n, &mut sorted),
             )
         };
-        let Some((feature, bin)) = best else {
+        let Some((feature, bin, next_bin)) = best else {
             let value = if total > 0.0 {
                 totals.iter().map(|w| w / total).collect()
             } else {
@@ -134,7 +136,7 @@ pub fn fit_gini_tree(
         tree.nodes.push(Node::Leaf(Vec::new()));
         tree.nodes[node] = Node::Split {
             feature: feature as u32,
-            threshold: data.cuts.threshold(feature, bin),
+            threshold: data.cuts.threshold_between(feature, bin, next_bin),
             left: left as u32,
             right: left as u32 + 1,
         };
@@ -152,9 +154,11 @@ pub fn fit_gini_tree(
     tree
 }
 
-/// Best `(feature, bin)` by weighted Gini decrease. As scikit-learn does,
+/// Best `(feature, bin, next bin present)` by weighted Gini decrease. As scikit-learn does,
 /// features are drawn until `max_features` have been looked at and at
-/// least one of them could be split.
+/// least one of them could be split. A node with fewer rows than a
+/// feature has bins is scanned in sorted order; a larger one through a
+/// per-bin histogram: both visit the same candidate splits.
 #[allow(clippy::too_many_arguments)]
 fn best_gini_split(
     data: &BinnedMatrix,
@@ -164,14 +168,39 @@ fn best_gini_split(
     features: &[usize],
     params: TreeParams,
     totals: &[f64],
-    (hist_w, hist_n): (&mut [f64], &mut [u32]),
-) -> Option<(usize, usize)> {
+    (hist_w, hist_n, sorted): (&mut [f64], &mut [u32], &mut Vec<(u16, u32)>),
+) -> Option<(usize, usize, usize)> {
     let k = totals.len();
     let total: f64 = totals.iter().sum();
     // Maximising sum(wl^2)/WL + sum(wr^2)/WR minimises the weighted Gini.
-    let parent_score = totals.iter().map(|w| w * w).sum::<f64>() / total;
-    let mut best: Option<(f64, usize, usize)> = None;
+    // Like scikit-learn (min_impurity_decrease 0), an impure node is split
+    // even when no split lowers its impurity: a later split may.
+    let mut best: Option<(f64, usize, usize, usize)> = None;
     let mut left = vec![0.0f64; k];
+    let consider = |left: &[f64],
+                    left_n: usize,
+                    (f, b, next): (usize, usize, usize),
+                    best: &mut Option<(f64, usize, usize, usize)>| {
+        let right_n = rows.len() - left_n;
+        if left_n < params.min_samples_leaf || right_n < params.min_samples_leaf {
+            return;
+        }
+        let wl: f64 = left.iter().sum();
+        let wr = total - wl;
+        if wl <= 0.0 || wr <= 0.0 {
+            return;
+        }
+        let score = left.iter().map(|w| w * w).sum::<f64>() / wl
+            + totals
+                .iter()
+                .zip(left)
+                .map(|(t, l)| (t - l) * (t - l))
+                .sum::<f64>()
+                / wr;
+        if best.is_none_or(|(s, _, _, _)| score > s) {
+            *best = Some((score, f, b, next));
+        }
+    };
     for (visited, &f) in features.iter().enumerate() {
         if visited >= params.max_features && best.is_some() {
             break;
@@ -181,49 +210,42 @@ fn best_gini_split(
             continue;
         }
         let column = data.column(f);
-        hist_w[..n_bins * k].fill(0.0);
-        hist_n[..n_bins].fill(0);
-        for &i in rows {
-            let b = column[i as usize] as usize;
-            hist_w[b * k + y[i as usize]] += weights[i as usize];
-            hist_n[b] += 1;
-        }
         left.fill(0.0);
         let mut left_n = 0usize;
-        for b in 0..n_bins - 1 {
-            left_n += hist_n[b] as usize;
-            for c in 0..k {
-                left[c] += hist_w[b * k + c];
+        if rows.len() < n_bins {
+            sorted.clear();
+            sorted.extend(rows.iter().map(|&i| (column[i as usize], i)));
+            sorted.sort_unstable();
+            for (j, &(b, i)) in sorted.iter().enumerate() {
+                left[y[i as usize]] += weights[i as usize];
+                left_n += 1;
+                if let Some(&(next, _)) = sorted.get(j + 1) {
+                    if next != b {
+                        consider(&left, left_n, (f, b as usize, next as usize), &mut best);
+                    }
+                }
             }
-            let right_n = rows.len() - left_n;
-            if left_n < params.min_samples_leaf {
-                continue;
+        } else {
+            hist_w[..n_bins * k].fill(0.0);
+            hist_n[..n_bins].fill(0);
+            for &i in rows {
+                let b = column[i as usize] as usize;
+                hist_w[b * k + y[i as usize]] += weights[i as usize];
+                hist_n[b] += 1;
             }
-            if right_n < params.min_samples_leaf {
-                break;
-            }
-            if hist_n[b] == 0 {
-                // Same partition as the previous bin.
-                continue;
-            }
-            let wl: f64 = left.iter().sum();
-            let wr = total - wl;
-            if wl <= 0.0 || wr <= 0.0 {
-                continue;
-            }
-            let score = left.iter().map(|w| w * w).sum::<f64>() / wl
-                + totals
-                    .iter()
-                    .zip(&left)
-                    .map(|(t, l)| (t - l) * (t - l))
-                    .sum::<f64>()
-                    / wr;
-            if score > parent_score + 1e-12 * total && best.is_none_or(|(s, _, _)| score > s) {
-                best = Some((score, f, b));
+            // Empty bins give the same partition as their predecessor.
+            let present: Vec<usize> = (0..n_bins).filter(|&b| hist_n[b] > 0).collect();
+            for pair in present.windows(2) {
+                let (b, next) = (pair[0], pair[1]);
+                left_n += hist_n[b] as usize;
+                for c in 0..k {
+                    left[c] += hist_w[b * k + c];
+                }
+                consider(&left, left_n, (f, b, next), &mut best);
             }
         }
     }
-    best.map(|(_, f, b)| (f, b))
+    best.map(|(_, f, b, next)| (f, b, next))
 }
 
 /// Random forest: Gini trees on bootstrap samples, probabilities averaged.
@@ -259,17 +281,37 @@ impl RandomForest {
                 let mut rng = ChaCha8Rng::seed_from_u64(
                     seed.wrapping_mul(0x9E37_79B9).wrapping_add(t as u64),
                 );
-                let mut weights = vec![if params.bootstrap { 0.0 } else { 1.0 }; n];
-                if params.bootstrap {
-                    for _ in 0..n {
-                        weights[rng.random_range(0..n)] += 1.0;
+                // With row weights (AdaBoost's), the bootstrap draws rows in
+                // proportion to them and the tree sees only the counts, as
+                // scikit-learn >= 1.6 does; without bootstrap the weights
+                // go to the tree as they are.
+                let weights = match (params.bootstrap, sample_weight) {
+                    (true, sw) => {
+                        let mut counts = vec![0.0f64; n];
+                        let cumulative: Option<Vec<f64>> = sw.map(|sw| {
+                            sw.iter()
+                                .scan(0.0, |acc, w| {
+                                    *acc += w.max(0.0);
+                                    Some(*acc)
+                                })
+                                .collect()
+                        });
+                        for _ in 0..n {
+                            let i = match &cumulative {
+                                Some(c) => {
+                                    let total = c.last().copied().unwrap_or(0.0);
+                                    let u = rng.random::<f64>() * total;
+                                    c.partition_point(|&v| v <= u).min(n - 1)
+                                }
+                                None => rng.random_range(0..n),
+                            };
+                            counts[i] += 1.0;
+                        }
+                        counts
                     }
-                }
-                if let Some(sw) = sample_weight {
-                    for (w, s) in weights.iter_mut().zip(sw) {
-                        *w *= s;
-                    }
-                }
+                    (false, Some(sw)) => sw.to_vec(),
+                    (false, None) => vec![1.0; n],
+                };
                 fit_gini_tree(data, y, n_classes, &weights, params.tree, &mut rng)
             })
             .collect();

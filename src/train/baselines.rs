@@ -122,6 +122,9 @@ impl Candidate {
     ) -> Classifier {
         let n = y.len();
         let binned = |max_bins: usize| BinnedMatrix::new(x, n, d, max_bins);
+        // Gini trees split exactly (a bin per distinct value), as
+        // scikit-learn's do; the booster uses its configured histogram.
+        let exact = n.max(2);
         let forest_features = |text: &str| {
             MaxFeatures::parse(text)
                 .unwrap_or(MaxFeatures::Sqrt)
@@ -137,7 +140,7 @@ impl Candidate {
                 max_features,
                 min_samples_leaf,
             } => Classifier::RandomForest(RandomForest::fit(
-                &binned(256),
+                &binned(exact),
                 y,
                 k,
                 None,
@@ -160,7 +163,7 @@ impl Candidate {
                 learning_rate,
                 max_depth,
             } => Classifier::AdaBoost(AdaBoost::fit(
-                &binned(256),
+                &binned(exact),
                 x,
                 y,
                 k,
@@ -180,7 +183,7 @@ impl Candidate {
                 forest_max_depth,
                 max_features,
             } => Classifier::AdaBoost(AdaBoost::fit(
-                &binned(256),
+                &binned(exact),
                 x,
                 y,
                 k,
