@@ -20,7 +20,7 @@ use crate::util::{atomic_write, atomic_write_str, progress_bar};
 
 /// Bumped whenever the feature code changes what it computes, so that old
 /// cache entries are not reused.
-const FEATURE_VERSION: u32 = 1;
+const FEATURE_VERSION: u32 = 2;
 
 /// One clip's row of the feature table.
 #[derive(Debug, Clone, PartialEq)]

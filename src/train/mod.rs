@@ -1,7 +1,9 @@
 //! Training: the grid-searched CPU baselines on hand-made features (and,
-//! later, the CNNs), each writing a run folder.
+//! later, the CNNs), each writing a run folder; TensorBoard event files for
+//! the runs' metrics.
 
 pub mod baselines;
+pub mod tensorboard;
 
 use std::path::{Path, PathBuf};
 
