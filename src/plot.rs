@@ -41,10 +41,9 @@ impl Canvas {
             return;
         }
         let i = (y * self.width + x) * 3;
-        for c in 0..3 {
-            let old = self.pixels[i + c] as f32;
-            self.pixels[i + c] =
-                (old + (color[c] as f32 - old) * alpha.clamp(0.0, 1.0)).round() as u8;
+        for (pixel, &target) in self.pixels[i..i + 3].iter_mut().zip(&color) {
+            let old = *pixel as f32;
+            *pixel = (old + (target as f32 - old) * alpha.clamp(0.0, 1.0)).round() as u8;
         }
     }
 

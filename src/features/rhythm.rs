@@ -26,14 +26,14 @@ pub fn onset_strength(
 ) -> Vec<f64> {
     let delay = 1 + n_fft / (2 * hop);
     let mut envelope = vec![0.0f64; frames];
-    for t in delay..frames {
+    for (t, value) in envelope.iter_mut().enumerate().skip(delay) {
         let (now, before) = (t + 1 - delay, t - delay);
         let flux: f64 = (0..n_mels)
             .map(|m| {
                 (mel_db[m * frames + now] as f64 - mel_db[m * frames + before] as f64).max(0.0)
             })
             .sum();
-        envelope[t] = flux / n_mels as f64;
+        *value = flux / n_mels as f64;
     }
     envelope
 }
