@@ -183,10 +183,14 @@ impl Default for SpectrogramConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InitConfig {
-    /// Initializer of convolution kernels.
+    /// Initializer of convolution kernels: `name` or `name:key=value,...`
+    /// (see `model::cnn::parse_initializer`), e.g. `kaiming_normal:fan=out`.
     pub conv: String,
-    /// Initializer of linear layers.
+    /// Initializer of linear layers' weights.
     pub linear: String,
+    /// Initializer of linear layers' biases (convs have none: batch norm
+    /// follows them).
+    pub bias: String,
 }
 
 impl Default for InitConfig {
@@ -194,6 +198,7 @@ impl Default for InitConfig {
         Self {
             conv: "kaiming_uniform".into(),
             linear: "xavier_uniform".into(),
+            bias: "zeros".into(),
         }
     }
 }
@@ -205,7 +210,12 @@ pub struct ModelConfig {
     pub arch: String,
     /// Channels of the first conv block; later blocks double it.
     pub width: usize,
+    /// Conv blocks (each halves time and frequency).
+    pub blocks: usize,
     pub dropout: f64,
+    /// Pooling over time after the mean over frequency: `max_mean`
+    /// (PANNs), `mean` or `max`.
+    pub pooling: String,
     pub init: InitConfig,
 }
 
@@ -214,7 +224,9 @@ impl Default for ModelConfig {
         Self {
             arch: "cnn6".into(),
             width: 64,
+            blocks: 4,
             dropout: 0.2,
+            pooling: "max_mean".into(),
             init: InitConfig::default(),
         }
     }

@@ -5,6 +5,7 @@
 
 pub mod adaboost;
 pub mod binning;
+pub mod cnn;
 pub mod gbdt;
 pub mod logistic;
 pub mod tree;
