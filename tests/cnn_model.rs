@@ -33,6 +33,9 @@ fn every_architecture_gives_logits_per_class() {
     assert!(bad.to_string().contains("model.arch"), "{bad}");
 }
 
+/// Expected standard deviation from (fan_in, fan_out).
+type ExpectedStd = Box<dyn Fn(f64, f64) -> f64>;
+
 fn stats(values: &[f32]) -> (f64, f64, f64) {
     let n = values.len() as f64;
     let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
@@ -52,7 +55,7 @@ fn initializer_statistics_follow_their_formulas() {
     // Conv [128, 64, 3, 3]: fan_in 576, fan_out 1152. Linear 256 -> 512.
     let (conv_in, conv_out) = (64.0 * 9.0, 128.0 * 9.0);
     let (lin_in, lin_out) = (256.0, 512.0);
-    let cases: [(&str, Box<dyn Fn(f64, f64) -> f64>); 9] = [
+    let cases: [(&str, ExpectedStd); 9] = [
         ("kaiming_uniform", Box::new(|fi, _| 2f64.sqrt() / fi.sqrt())),
         ("kaiming_normal", Box::new(|fi, _| 2f64.sqrt() / fi.sqrt())),
         (
