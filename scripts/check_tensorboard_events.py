@@ -20,6 +20,8 @@ Checks, with TensorBoard's own readers (no TensorFlow needed):
 Expected JSON:
   {"scalars": {"tag": [[step, value], ...]},
    "images":  {"tag": {"step": 0, "width": 32, "height": 16, "channels": 3}},
+              (or "steps": [1, 3] for an image logged more than once; the
+              size is checked on the last one)
    "texts":   {"tag": {"step": 0, "text": "..."}},
    "hparams": {"hparams": {"lr": 0.001, "arch": "cnn6", "mixup": true},
                "metrics": {"hparam/val_accuracy": 0.8}}}
@@ -158,10 +160,11 @@ def check_images(acc, raw_events, expected):
         if tag not in got_tags:
             continue
         events = acc.Images(tag)
-        if [e.step for e in events] != [want["step"]]:
-            fail(f"image {tag}: steps {[e.step for e in events]}, expected [{want['step']}]")
+        want_steps = want["steps"] if "steps" in want else [want["step"]]
+        if [e.step for e in events] != want_steps:
+            fail(f"image {tag}: steps {[e.step for e in events]}, expected {want_steps}")
             continue
-        e = events[0]
+        e = events[-1]
         if (e.width, e.height) != (want["width"], want["height"]):
             fail(f"image {tag}: metadata size {e.width}x{e.height}, expected {want['width']}x{want['height']}")
         try:
@@ -178,8 +181,8 @@ def check_images(acc, raw_events, expected):
         # read it from the raw Summary.Image.
         spaces = [v.image.colorspace for ev in raw_events for v in ev.summary.value
                   if v.tag == tag and v.HasField("image")]
-        if spaces != [want["channels"]]:
-            fail(f"image {tag}: raw colorspace {spaces}, expected [{want['channels']}]")
+        if spaces != [want["channels"]] * len(want_steps):
+            fail(f"image {tag}: raw colorspace {spaces}, expected {want['channels']} each")
 
 
 def check_texts(acc, values, expected):

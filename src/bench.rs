@@ -16,7 +16,13 @@ use crate::data::Manifest;
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
 use crate::gpu::GpuMel;
-use burn::tensor::{Tensor, TensorData};
+use crate::model::cnn::SoundCnn;
+use crate::train::device::{DeviceChoice, TrainDevice};
+use crate::train::optim::build_optimizer;
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::tensor::{Distribution, Int, Tensor, TensorData};
 
 /// One measured path.
 #[derive(Debug, Clone, Serialize)]
@@ -365,4 +371,70 @@ pub fn format_bench_table(rows: &[BenchRow]) -> String {
         ));
     }
     out
+}
+
+/// What `soundclass bench train` measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainBench {
+    pub arch: String,
+    pub device: String,
+    pub parameters: usize,
+    pub batch_size: usize,
+    pub frames: usize,
+    pub n_mels: usize,
+    pub steps: usize,
+    pub median_step_ms: f64,
+    pub clips_per_second: f64,
+}
+
+/// Training-step throughput of `config.model` on random log-Mel input of
+/// the config's shape (`audio.clip_seconds` of audio, `training.batch_size`
+/// clips): forward, cross-entropy, backward and the optimizer step, timed
+/// per step after 3 warm-up steps (each step ends by reading the loss, so
+/// GPU work is included).
+pub fn bench_train(config: &Config, device: DeviceChoice, steps: usize) -> Result<TrainBench> {
+    let selected = TrainDevice::select(device)?;
+    let device = selected.device.clone().autodiff();
+    device.seed(config.training.seed);
+    let rate = config.audio.sample_rate;
+    let samples = (config.audio.clip_seconds * rate as f64).round() as usize;
+    let frames = MelSpectrogram::new(&config.spectrogram, rate)
+        .stft()
+        .n_frames(samples)?;
+    let (batch, mels, classes) = (config.training.batch_size, config.spectrogram.n_mels, 4);
+    let mut model = SoundCnn::new(&config.model, mels, classes, &device)?;
+    let mut optimizer = build_optimizer(&config.optim, &config.training);
+    let x = Tensor::<3>::random(
+        [batch, frames, mels],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let labels: Vec<i64> = (0..batch as i64).map(|i| i % classes as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [batch]), &device);
+    let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut times = Vec::new();
+    for step in 0..steps.max(1) + 3 {
+        let started = Instant::now();
+        let loss = loss_fn.forward(model.forward(x.clone()), y.clone());
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(config.training.lr, model, grads);
+        // Reading a parameter forces the step to finish on asynchronous devices.
+        let _ = loss.into_scalar::<f32>();
+        if step >= 3 {
+            times.push(started.elapsed().as_secs_f64());
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    Ok(TrainBench {
+        arch: config.model.arch.clone(),
+        device: selected.description,
+        parameters: model.num_params(),
+        batch_size: batch,
+        frames,
+        n_mels: mels,
+        steps: times.len(),
+        median_step_ms: 1e3 * median,
+        clips_per_second: batch as f64 / median,
+    })
 }

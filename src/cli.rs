@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 use crate::features::{extract_features, FeatureTable, SkippedClip};
 use crate::gpu::{wgpu_device, GpuApi, GpuMel};
 use crate::train::baselines::{format_results_table, run_baselines};
+use crate::train::cnn::{evaluate_run, train, TrainRequest};
+use crate::train::device::DeviceChoice;
 use crate::train::run_folder;
 use crate::util::absolute;
 
@@ -62,10 +64,10 @@ pub enum Command {
     Features(FeaturesArgs),
     /// Grid-searched CPU baselines on hand-made features.
     Baseline(BaselineArgs),
-    /// Train a CNN.
-    Train(PendingArgs),
-    /// Evaluate a trained run.
-    Evaluate(PendingArgs),
+    /// Train a CNN (run folder with checkpoints, metrics, TensorBoard).
+    Train(TrainArgs),
+    /// Evaluate a trained run's best checkpoint on a split.
+    Evaluate(EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
     Predict(PendingArgs),
     /// Run a hyperparameter sweep.
@@ -140,6 +142,20 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// CNN training throughput (forward + backward + optimizer step) on
+    /// random log-Mel input of the config's shape; compare with
+    /// `scripts/torch_reference.py`.
+    Train {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+        device: DeviceChoice,
+        /// Timed steps (after 3 warm-up steps).
+        #[arg(long, default_value_t = 20)]
+        steps: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Log-Mel throughput: CPU 1 thread, CPU all threads, GPU kernels.
     Mel {
         #[command(flatten)]
@@ -157,6 +173,64 @@ pub enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Training device; `auto` picks CUDA, then a real GPU via wgpu, then
+    /// the CPU, and says what it picked.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    /// Run folder, exactly (default: runs/<experiment>/<UTC timestamp>).
+    #[arg(long, conflicts_with = "resume")]
+    pub run_dir: Option<PathBuf>,
+    /// Continue the run in this folder from its last checkpoint, with its
+    /// own config.toml (`--set` still applies, e.g. more epochs).
+    #[arg(long, conflicts_with = "config")]
+    pub resume: Option<PathBuf>,
+    /// Stop after this many epochs in total (checkpointed; continue later
+    /// with --resume), for time-sliced or preemptible jobs.
+    #[arg(long)]
+    pub stop_after_epochs: Option<usize>,
+    /// Print the summary as JSON (and no progress output).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// A run folder written by `soundclass train`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// Manifest to evaluate on (default: the run's `data.manifest`).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
+    pub split: SplitArg,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    pub device: DeviceChoice,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A manifest split on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Val,
+    Test,
+}
+
+impl From<SplitArg> for Split {
+    fn from(split: SplitArg) -> Self {
+        match split {
+            SplitArg::Train => Split::Train,
+            SplitArg::Val => Split::Val,
+            SplitArg::Test => Split::Test,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -285,8 +359,33 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Spectrogram(args) => spectrogram(args),
         Command::Features(args) => features(args),
         Command::Baseline(args) => baseline(args),
-        Command::Train(_) => pending("train", "CNN training"),
-        Command::Evaluate(_) => pending("evaluate", "CNN training"),
+        Command::Train(args) => train_command(args),
+        Command::Evaluate(args) => evaluate_command(args),
+        Command::Bench(BenchCommand::Train {
+            config,
+            device,
+            steps,
+            json,
+        }) => {
+            let report = bench::bench_train(&config.load()?, device, steps)?;
+            if json {
+                print_json(&report)?;
+            } else {
+                println!(
+                    "{} on {}: batch {} x {} frames x {} mels, {:.1} clips/s forward+backward+step \
+                     (median of {} steps, {:.1} ms/step)",
+                    report.arch,
+                    report.device,
+                    report.batch_size,
+                    report.frames,
+                    report.n_mels,
+                    report.clips_per_second,
+                    report.steps,
+                    report.median_step_ms
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Predict(_) => pending("predict", "prediction"),
         Command::Sweep(_) => pending("sweep", "sweeps"),
         Command::Report(_) => pending("report", "reports"),
@@ -571,6 +670,94 @@ fn baseline(args: BaselineArgs) -> Result<ExitCode> {
             report.folds,
             report.wall_seconds,
             run_dir.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_command(args: TrainArgs) -> Result<ExitCode> {
+    let config = match &args.resume {
+        Some(run) => {
+            let saved = run.join("config.toml");
+            if !saved.is_file() {
+                return Err(Error::InvalidArgument(format!(
+                    "--resume {}: not a run folder (no config.toml)",
+                    run.display()
+                )));
+            }
+            Config::load(Some(&saved), &args.config.set)?
+        }
+        None => args.config.load()?,
+    };
+    let summary = train(TrainRequest {
+        config,
+        device: args.device,
+        run_dir: args.run_dir,
+        resume: args.resume,
+        quiet: args.json,
+        stop_after_epochs: args.stop_after_epochs,
+    })?;
+    if args.json {
+        print_json(&summary)?;
+    } else {
+        let best = summary
+            .best_val
+            .as_ref()
+            .map_or("no val split".to_string(), |v| {
+                format!(
+                    "best val (epoch {}): accuracy {:.3}, macro-F1 {:.3}",
+                    summary.best_epoch.unwrap_or(0),
+                    v.accuracy,
+                    v.macro_f1
+                )
+            });
+        eprintln!(
+            "{best}; {} epochs in {:.0} s; run folder {}",
+            summary.epochs_run,
+            summary.train_seconds,
+            summary.run_dir.display()
+        );
+        if let Some(test) = &summary.test {
+            eprintln!(
+                "test: accuracy {:.3}, macro-F1 {:.3}",
+                test.accuracy, test.macro_f1
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn evaluate_command(args: EvaluateArgs) -> Result<ExitCode> {
+    let split: Split = args.split.into();
+    let metrics = evaluate_run(
+        &args.run,
+        args.manifest.as_deref(),
+        split,
+        args.device,
+        args.json,
+    )?;
+    if args.json {
+        print_json(&metrics)?;
+    } else {
+        println!(
+            "{} clips: accuracy {:.4}, balanced accuracy {:.4}, macro-F1 {:.4}, loss {:.4}",
+            metrics.clips,
+            metrics.accuracy,
+            metrics.balanced_accuracy,
+            metrics.macro_f1,
+            metrics.loss
+        );
+        for class in &metrics.per_class {
+            println!(
+                "  {:<12} precision {:.3} recall {:.3} F1 {:.3} ({} clips)",
+                class.class, class.precision, class.recall, class.f1, class.support
+            );
+        }
+        eprintln!(
+            "wrote {}",
+            args.run
+                .join(format!("eval-{}.json", split.as_str()))
+                .display()
         );
     }
     Ok(ExitCode::SUCCESS)

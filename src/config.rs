@@ -26,6 +26,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub training: TrainingConfig,
     pub optim: OptimConfig,
+    pub augment: AugmentConfig,
     pub features: FeaturesConfig,
     pub baselines: BaselinesConfig,
 }
@@ -238,7 +239,40 @@ pub struct TrainingConfig {
     pub epochs: usize,
     pub batch_size: usize,
     pub seed: u64,
+    /// Peak learning rate (after warmup).
     pub lr: f64,
+    /// `constant`, `cosine` (to `min_lr` at the last epoch) or `step`
+    /// (multiply by `step_gamma` every `step_epochs`); all after a linear
+    /// warmup of `warmup_epochs`.
+    pub schedule: String,
+    pub warmup_epochs: f64,
+    pub min_lr: f64,
+    pub step_epochs: usize,
+    pub step_gamma: f64,
+    /// `shuffle` (each clip once per epoch) or `balanced` (classes drawn
+    /// uniformly, clips with replacement; as many draws as train clips).
+    pub sampler: String,
+    pub label_smoothing: f64,
+    /// Gradient-norm clipping threshold, 0 = off. Burn clips each parameter
+    /// tensor to this norm (not the global norm torch's clip_grad_norm_ uses).
+    pub grad_clip_norm: f64,
+    /// Metric early stopping and the best checkpoint follow:
+    /// `val_accuracy`, `val_macro_f1` or `val_loss`.
+    pub monitor: String,
+    /// Epochs without improvement of `monitor` before stopping; 0 = never.
+    pub patience: usize,
+    /// Evaluation crops: `center` (one `audio.clip_seconds` crop from the
+    /// middle) or `windows` (softmax averaged over sliding windows).
+    pub eval_mode: String,
+    /// Hop between evaluation windows, seconds (`eval_mode = "windows"`).
+    pub eval_hop_seconds: f64,
+    /// At most this many seconds of each clip (its middle) are kept in
+    /// memory; random training crops are drawn from them. 0 = whole clips.
+    pub cache_seconds: f64,
+    /// Batches prepared ahead by the loader thread.
+    pub prefetch: usize,
+    /// Training loss is logged to TensorBoard every this many steps.
+    pub log_every_steps: usize,
 }
 
 impl Default for TrainingConfig {
@@ -248,6 +282,21 @@ impl Default for TrainingConfig {
             batch_size: 32,
             seed: 42,
             lr: 1e-3,
+            schedule: "cosine".into(),
+            warmup_epochs: 1.0,
+            min_lr: 1e-5,
+            step_epochs: 10,
+            step_gamma: 0.1,
+            sampler: "shuffle".into(),
+            label_smoothing: 0.0,
+            grad_clip_norm: 0.0,
+            monitor: "val_accuracy".into(),
+            patience: 0,
+            eval_mode: "center".into(),
+            eval_hop_seconds: 1.0,
+            cache_seconds: 60.0,
+            prefetch: 4,
+            log_every_steps: 10,
         }
     }
 }
@@ -255,9 +304,20 @@ impl Default for TrainingConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptimConfig {
-    /// `adam`, `adamw` or `sgd`.
+    /// `adam` (L2 added to the gradient, torch's Adam weight_decay),
+    /// `adamw` (decoupled decay) or `sgd` (with momentum).
     pub kind: String,
     pub weight_decay: f64,
+    /// Adam/AdamW epsilon. PyTorch's default is 1e-8, Burn's 1e-5; we use
+    /// PyTorch's so recipes carry over.
+    pub epsilon: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    /// SGD momentum (0 = plain SGD).
+    pub momentum: f64,
+    /// SGD momentum dampening; PyTorch's default 0 (Burn's is 0.1).
+    pub dampening: f64,
+    pub nesterov: bool,
 }
 
 impl Default for OptimConfig {
@@ -265,9 +325,48 @@ impl Default for OptimConfig {
         Self {
             kind: "adamw".into(),
             weight_decay: 1e-4,
+            epsilon: 1e-8,
+            beta1: 0.9,
+            beta2: 0.999,
+            momentum: 0.9,
+            dampening: 0.0,
+            nesterov: false,
         }
     }
 }
+
+/// Data augmentation during CNN training: `[augment]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AugmentConfig {
+    /// Mixup Beta(alpha, alpha) on log-Mel inputs and targets; 0 = off.
+    pub mixup_alpha: f64,
+    /// SpecAugment time masks per example and their largest width (frames).
+    pub time_masks: usize,
+    pub time_mask_frames: usize,
+    /// SpecAugment frequency masks per example and largest width (Mel bins).
+    pub freq_masks: usize,
+    pub freq_mask_bins: usize,
+}
+
+impl Default for AugmentConfig {
+    fn default() -> Self {
+        Self {
+            mixup_alpha: 0.0,
+            time_masks: 0,
+            time_mask_frames: 20,
+            freq_masks: 0,
+            freq_mask_bins: 8,
+        }
+    }
+}
+
+/// Values the CNN-training string keys accept, checked by `validate`.
+pub const SCHEDULES: [&str; 3] = ["constant", "cosine", "step"];
+pub const SAMPLERS: [&str; 2] = ["shuffle", "balanced"];
+pub const MONITORS: [&str; 3] = ["val_accuracy", "val_macro_f1", "val_loss"];
+pub const EVAL_MODES: [&str; 2] = ["center", "windows"];
+pub const OPTIMIZERS: [&str; 3] = ["adam", "adamw", "sgd"];
 
 /// Model names `baselines.models` accepts.
 pub const BASELINE_MODELS: [&str; 5] = [
@@ -618,6 +717,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.model.dropout) {
             return bad("model.dropout", "must be in [0, 1)");
         }
+        self.validate_training()?;
         let f = &self.features;
         if f.sample_rate < 1000 || f.sample_rate > 384_000 {
             return bad("features.sample_rate", "must be between 1000 and 384000 Hz");
@@ -635,6 +735,73 @@ impl Config {
             );
         }
         self.validate_baselines()
+    }
+
+    fn validate_training(&self) -> Result<()> {
+        let bad = |key: &str, reason: String| {
+            Err(Error::ConfigValue {
+                key: key.into(),
+                reason,
+            })
+        };
+        let one_of = |key: &str, value: &str, known: &[&str]| {
+            if known.contains(&value) {
+                Ok(())
+            } else {
+                bad(
+                    key,
+                    format!("unknown value `{value}` (known: {})", known.join(", ")),
+                )
+            }
+        };
+        let t = &self.training;
+        one_of("training.schedule", &t.schedule, &SCHEDULES)?;
+        one_of("training.sampler", &t.sampler, &SAMPLERS)?;
+        one_of("training.monitor", &t.monitor, &MONITORS)?;
+        one_of("training.eval_mode", &t.eval_mode, &EVAL_MODES)?;
+        one_of("optim.kind", &self.optim.kind, &OPTIMIZERS)?;
+        let non_negative = [
+            ("training.warmup_epochs", t.warmup_epochs),
+            ("training.min_lr", t.min_lr),
+            ("training.grad_clip_norm", t.grad_clip_norm),
+            ("training.cache_seconds", t.cache_seconds),
+            ("optim.weight_decay", self.optim.weight_decay),
+            ("optim.momentum", self.optim.momentum),
+            ("optim.dampening", self.optim.dampening),
+            ("augment.mixup_alpha", self.augment.mixup_alpha),
+        ];
+        for (key, value) in non_negative {
+            if !(value >= 0.0 && value.is_finite()) {
+                return bad(key, format!("must be a finite number >= 0 (got {value})"));
+            }
+        }
+        if t.epochs == 0 {
+            return bad("training.epochs", "must be positive".into());
+        }
+        if !(0.0..1.0).contains(&t.label_smoothing) {
+            return bad("training.label_smoothing", "must be in [0, 1)".into());
+        }
+        if !(t.step_gamma > 0.0 && t.step_gamma <= 1.0) {
+            return bad("training.step_gamma", "must be in (0, 1]".into());
+        }
+        if t.schedule == "step" && t.step_epochs == 0 {
+            return bad("training.step_epochs", "must be positive".into());
+        }
+        if t.eval_mode == "windows" && (t.eval_hop_seconds.is_nan() || t.eval_hop_seconds <= 0.0) {
+            return bad("training.eval_hop_seconds", "must be positive".into());
+        }
+        for (key, value) in [
+            ("optim.beta1", self.optim.beta1),
+            ("optim.beta2", self.optim.beta2),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return bad(key, "must be in [0, 1)".into());
+            }
+        }
+        if self.optim.epsilon.is_nan() || self.optim.epsilon <= 0.0 {
+            return bad("optim.epsilon", "must be positive".into());
+        }
+        Ok(())
     }
 
     fn validate_baselines(&self) -> Result<()> {
@@ -801,8 +968,14 @@ impl Config {
     }
 
     /// Write the resolved configuration atomically to `path`.
+    /// Write the config as loaded, with its paths made absolute so that the
+    /// copy works from wherever it is read (run folders are read back by
+    /// `--resume` and `evaluate`).
     pub fn write_resolved(&self, path: &Path) -> Result<()> {
-        crate::util::atomic_write_str(path, &self.to_toml_string()?)
+        let mut copy = self.clone();
+        copy.data.manifest = copy.data.manifest.map(|m| crate::util::absolute(&m));
+        copy.features.cache_dir = crate::util::absolute(&copy.features.cache_dir);
+        crate::util::atomic_write_str(path, &copy.to_toml_string()?)
     }
 }
 

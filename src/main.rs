@@ -8,6 +8,14 @@ fn run() -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Burn builds some state on its default device (optimizer state read
+    // from a checkpoint, before the first step moves it to the training
+    // device). Left alone that is the GPU runtime, which would then already
+    // be initialised when `--device` asks for it with our options; the CPU
+    // backend is the harmless choice. Set here, before any thread exists.
+    if std::env::var_os("BURN_DEVICE").is_none() {
+        std::env::set_var("BURN_DEVICE", "flex");
+    }
     match run() {
         Ok(code) => code,
         Err(e) => {

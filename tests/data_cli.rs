@@ -309,7 +309,7 @@ fn stats_reports_per_class_and_split() {
 }
 
 #[test]
-fn config_typos_and_pending_commands_fail_clearly() {
+fn config_typos_and_missing_manifests_fail_clearly() {
     let work = tempfile::tempdir().unwrap();
     let manifest = work.path().join("m.csv");
     std::fs::write(&manifest, "path,label,split\n").unwrap();
@@ -343,9 +343,25 @@ fn config_typos_and_pending_commands_fail_clearly() {
         "{stderr}"
     );
 
-    let result = soundclass(&["train", "--config", "configs/cnn.toml"]);
+    // Every shipped config loads; a missing manifest is named.
+    for entry in std::fs::read_dir(repo_root().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        soundclass::Config::load(Some(&path), &[])
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    }
+    let missing = work.path().join("nowhere/manifest.csv");
+    let result = soundclass(&[
+        "train",
+        "--config",
+        "configs/cnn.toml",
+        "--device",
+        "cpu",
+        "--set",
+        &format!("data.manifest=\"{}\"", missing.display()),
+    ]);
     assert_eq!(result.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&result.stderr).contains("not implemented yet"));
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(stderr.contains("nowhere/manifest.csv"), "{stderr}");
 }
 
 #[test]

@@ -88,11 +88,19 @@ pub fn wgpu_device(api: GpuApi) -> Result<Device> {
         GpuApi::Vulkan => (&VULKAN, WgpuBackend::Vulkan),
     };
     cell.get_or_init(|| {
-        Device::wgpu_options()
+        match Device::wgpu_options()
             .device_kind(DeviceKind::DefaultDevice)
             .graphics_api(backend)
             .init()
-            .map_err(|e| format!("no wgpu device for {api:?}: {e}"))
+        {
+            Ok(device) => Ok(device),
+            // Burn's default device (e.g. while loading optimizer state)
+            // got there first with default options: share that runtime.
+            Err(e) if api == GpuApi::Auto && e.to_string().contains("already initialized") => {
+                Ok(Device::wgpu(DeviceKind::DefaultDevice))
+            }
+            Err(e) => Err(format!("no wgpu device for {api:?}: {e}")),
+        }
     })
     .clone()
     .map_err(Error::Gpu)

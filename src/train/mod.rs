@@ -1,8 +1,15 @@
-//! Training: the grid-searched CPU baselines on hand-made features (and,
-//! later, the CNNs), each writing a run folder; TensorBoard event files for
-//! the runs' metrics.
+//! Training: the grid-searched CPU baselines on hand-made features and the
+//! CNNs, each writing a run folder; TensorBoard event files for the runs'
+//! metrics.
 
 pub mod baselines;
+pub mod checkpoint;
+pub mod clips;
+pub mod cnn;
+pub mod device;
+pub mod frontend;
+pub mod metrics;
+pub mod optim;
 pub mod tensorboard;
 
 use std::path::{Path, PathBuf};
