@@ -49,6 +49,14 @@ impl BenchRow {
     }
 }
 
+/// A rayon pool of one thread, for the "1 thread" rows.
+fn single_thread_pool() -> Result<rayon::ThreadPool> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))
+}
+
 /// Bench input: `clips` waveforms of `seconds` at the config's rate, taken
 /// cyclically from `manifest` (first `seconds` of each, loop-padded), or
 /// seeded white noise without a manifest. `scripts/bench_mel_python.py`
@@ -59,6 +67,11 @@ pub fn bench_clips(
     clips: usize,
     seconds: f64,
 ) -> Result<Vec<Vec<f32>>> {
+    if clips == 0 || seconds <= 0.0 {
+        return Err(Error::InvalidArgument(
+            "--clips and --seconds must be positive".into(),
+        ));
+    }
     let rate = config.audio.sample_rate;
     let len = (seconds * rate as f64).round() as usize;
     let mut rng = ChaCha8Rng::seed_from_u64(0);
@@ -126,10 +139,7 @@ pub fn bench_mel_cpu(
     clip_seconds: f64,
 ) -> Result<Vec<BenchRow>> {
     let engine = MelSpectrogram::new(&config.spectrogram, config.audio.sample_rate);
-    let single = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    let single = single_thread_pool()?;
     let one = single.install(|| time_engine("cpu, 1 thread", &engine, clips, 64, clip_seconds))?;
     let all = time_engine(
         &format!("cpu, {} threads", rayon::current_num_threads()),
@@ -163,10 +173,7 @@ pub fn bench_features(
             started.elapsed().as_secs_f64(),
         ))
     };
-    let single = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| Error::InvalidArgument(format!("thread pool: {e}")))?;
+    let single = single_thread_pool()?;
     let one = single.install(|| run("features, 1 thread".into()))?;
     let all = run(format!(
         "features, {} threads",

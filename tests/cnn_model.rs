@@ -34,6 +34,10 @@ fn every_architecture_gives_logits_per_class() {
 }
 
 /// Expected standard deviation from (fan_in, fan_out).
+fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
+    tensor.into_data().try_to_vec::<f32>().unwrap()
+}
+
 type ExpectedStd = Box<dyn Fn(f64, f64) -> f64>;
 
 fn stats(values: &[f32]) -> (f64, f64, f64) {
@@ -88,9 +92,9 @@ fn initializer_statistics_follow_their_formulas() {
             bias: parse_initializer("zeros", "model.init.bias").unwrap(),
         };
         let conv = init.conv(64, 128, 3, &device);
-        let conv_w: Vec<f32> = conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let conv_w = values(conv.weight.val());
         let linear = init.linear(256, 512, &device);
-        let lin_w: Vec<f32> = linear.weight.val().into_data().try_to_vec::<f32>().unwrap();
+        let lin_w = values(linear.weight.val());
         for (what, values, expected) in [
             ("conv", &conv_w, expected_std(conv_in, conv_out)),
             ("linear", &lin_w, expected_std(lin_in, lin_out)),
@@ -102,13 +106,7 @@ fn initializer_statistics_follow_their_formulas() {
             );
             assert!(mean.abs() < 0.05 * expected, "{spec} {what}: mean {mean}");
         }
-        let bias: Vec<f32> = linear
-            .bias
-            .unwrap()
-            .val()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let bias = values(linear.bias.unwrap().val());
         assert!(bias.iter().all(|&b| b == 0.0), "{spec}: bias not zero");
     }
     // Orthogonal: a [rows, cols] matrix with orthonormal rows (or columns)
@@ -118,32 +116,20 @@ fn initializer_statistics_follow_their_formulas() {
         linear: parse_initializer("orthogonal", "model.init.linear").unwrap(),
         bias: parse_initializer("constant:value=0.1", "model.init.bias").unwrap(),
     };
-    let conv_w: Vec<f32> = init
-        .conv(64, 128, 3, &device)
-        .weight
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+    let conv_w = values(init.conv(64, 128, 3, &device).weight.val());
     let (_, _, rms) = stats(&conv_w);
     assert!(
         (rms / (1.5 / 576f64.sqrt()) - 1.0).abs() < 0.01,
         "orthogonal conv rms {rms}"
     );
     let linear = init.linear(256, 512, &device);
-    let lin_w: Vec<f32> = linear.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let lin_w = values(linear.weight.val());
     let (_, _, rms) = stats(&lin_w);
     assert!(
         (rms / (1.0 / 512f64.sqrt()) - 1.0).abs() < 0.01,
         "orthogonal linear rms {rms}"
     );
-    let bias: Vec<f32> = linear
-        .bias
-        .unwrap()
-        .val()
-        .into_data()
-        .try_to_vec::<f32>()
-        .unwrap();
+    let bias = values(linear.bias.unwrap().val());
     assert!(bias.iter().all(|&b| (b - 0.1).abs() < 1e-7));
 
     for (spec, key) in [

@@ -16,7 +16,7 @@ use soundclass::config::Config;
 use soundclass::data::Split;
 use soundclass::train::checkpoint;
 use soundclass::train::cnn::{
-    evaluate_run, hparams_of, last_checkpoint, train, TrainRequest, TrainSummary,
+    epoch_scalars, evaluate_run, hparams_of, last_checkpoint, train, TrainRequest, TrainSummary,
 };
 use soundclass::train::device::DeviceChoice;
 use soundclass::train::tensorboard::HParamValue;
@@ -257,24 +257,9 @@ fn check_tensorboard(run: &Path, summary: &TrainSummary) {
     let mut best = f64::NEG_INFINITY;
     for r in &state.history {
         let val = r.val.as_ref().unwrap();
-        push("loss/train", r.epoch, r.train_loss);
-        push("accuracy/train", r.epoch, r.train_accuracy);
-        push("macro_f1/train", r.epoch, r.train_macro_f1);
-        push("lr", r.epoch, r.lr);
-        push(
-            "throughput/train_clips_per_s",
-            r.epoch,
-            r.train_clips_per_second,
-        );
-        push("loss/val", r.epoch, val.loss);
-        push("accuracy/val", r.epoch, val.accuracy);
-        push("macro_f1/val", r.epoch, val.macro_f1);
-        push("balanced_accuracy/val", r.epoch, val.balanced_accuracy);
-        push(
-            "throughput/val_clips_per_s",
-            r.epoch,
-            r.val_clips_per_second,
-        );
+        for (tag, value) in epoch_scalars(r) {
+            push(tag, r.epoch, value);
+        }
         for &(step, loss) in &r.step_losses {
             push("loss/train_step", step, loss);
         }

@@ -242,19 +242,15 @@ fn grow_tree(ctx: &GrowContext, rows: Vec<u32>, features: &[usize]) -> (Tree, Ve
                 continue;
             };
             let feature = features[slot];
-            let column = ctx.data.column(feature);
-            let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
-                .iter()
-                .partition(|&&i| column[i as usize] as usize <= bin);
-            let left = tree.nodes.len();
-            tree.nodes.push(Node::Leaf(Vec::new()));
-            tree.nodes.push(Node::Leaf(Vec::new()));
-            tree.nodes[node] = Node::Split {
-                feature: feature as u32,
-                threshold: ctx.data.cuts.threshold(feature, bin),
-                left: left as u32,
-                right: left as u32 + 1,
-            };
+            let threshold = ctx.data.cuts.threshold(feature, bin);
+            let (left, left_rows, right_rows) = tree.split_node(
+                node,
+                feature,
+                threshold,
+                ctx.data.column(feature),
+                bin,
+                &rows,
+            );
             splits.push((feature, gain));
             if depth + 1 < p.max_depth {
                 let left_is_small = left_rows.len() <= right_rows.len();

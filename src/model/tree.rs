@@ -30,6 +30,34 @@ pub struct Tree {
 }
 
 impl Tree {
+    /// Turn leaf `node` into a split of `rows` on binned `column` at `bin`
+    /// (rows with bin <= `bin` go left) with `threshold` in feature units;
+    /// returns the left child's index (the right one follows it) and the
+    /// rows of each side.
+    pub fn split_node(
+        &mut self,
+        node: usize,
+        feature: usize,
+        threshold: f64,
+        column: &[u16],
+        bin: usize,
+        rows: &[u32],
+    ) -> (usize, Vec<u32>, Vec<u32>) {
+        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
+            .iter()
+            .partition(|&&i| column[i as usize] as usize <= bin);
+        let left = self.nodes.len();
+        self.nodes.push(Node::Leaf(Vec::new()));
+        self.nodes.push(Node::Leaf(Vec::new()));
+        self.nodes[node] = Node::Split {
+            feature: feature as u32,
+            threshold,
+            left: left as u32,
+            right: left as u32 + 1,
+        };
+        (left, left_rows, right_rows)
+    }
+
     /// The leaf value `x` (one row) lands in.
     pub fn leaf(&self, x: &[f64]) -> &[f64] {
         let mut i = 0usize;
@@ -127,19 +155,9 @@ pub fn fit_gini_tree(
             tree.nodes[node] = Node::Leaf(value);
             continue;
         };
-        let column = data.column(feature);
-        let (left_rows, right_rows): (Vec<u32>, Vec<u32>) = rows
-            .iter()
-            .partition(|&&i| column[i as usize] as usize <= bin);
-        let left = tree.nodes.len();
-        tree.nodes.push(Node::Leaf(Vec::new()));
-        tree.nodes.push(Node::Leaf(Vec::new()));
-        tree.nodes[node] = Node::Split {
-            feature: feature as u32,
-            threshold: data.cuts.threshold_between(feature, bin, next_bin),
-            left: left as u32,
-            right: left as u32 + 1,
-        };
+        let threshold = data.cuts.threshold_between(feature, bin, next_bin);
+        let (left, left_rows, right_rows) =
+            tree.split_node(node, feature, threshold, data.column(feature), bin, &rows);
         stack.push(Pending {
             node: left + 1,
             rows: right_rows,

@@ -750,9 +750,10 @@ fn tb_error(events: &EventWriter, e: std::io::Error) -> Error {
     Error::io(events.path(), e)
 }
 
-fn log_epoch(events: &mut EventWriter, r: &EpochRecord) -> Result<()> {
-    let epoch = r.epoch as i64;
-    let mut scalars: Vec<(&str, f64)> = vec![
+/// The per-epoch TensorBoard scalars of `r`: (tag, value), logged at step
+/// `r.epoch`.
+pub fn epoch_scalars(r: &EpochRecord) -> Vec<(&'static str, f64)> {
+    let mut scalars: Vec<(&'static str, f64)> = vec![
         ("loss/train", r.train_loss),
         ("accuracy/train", r.train_accuracy),
         ("macro_f1/train", r.train_macro_f1),
@@ -768,7 +769,12 @@ fn log_epoch(events: &mut EventWriter, r: &EpochRecord) -> Result<()> {
             ("throughput/val_clips_per_s", r.val_clips_per_second),
         ]);
     }
-    for (tag, value) in scalars {
+    scalars
+}
+
+fn log_epoch(events: &mut EventWriter, r: &EpochRecord) -> Result<()> {
+    let epoch = r.epoch as i64;
+    for (tag, value) in epoch_scalars(r) {
         events
             .add_scalar(tag, value as f32, epoch)
             .map_err(|e| tb_error(events, e))?;
