@@ -34,6 +34,38 @@ where
     Ok(())
 }
 
+/// Open a CSV file with a header row (fields trimmed when `trim`); returns
+/// the reader, positioned at the first record, and the header names.
+pub fn open_csv(
+    path: &Path,
+    trim: bool,
+) -> Result<(csv::Reader<std::io::BufReader<File>>, Vec<String>)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(if trim {
+            csv::Trim::All
+        } else {
+            csv::Trim::None
+        })
+        .from_reader(std::io::BufReader::new(file));
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    Ok((reader, headers))
+}
+
+/// A CSV parse error in `path`, with its line.
+pub fn csv_error(path: &Path, e: csv::Error) -> Error {
+    Error::Csv {
+        path: path.to_path_buf(),
+        line: e.position().map(|p| p.line()).unwrap_or(0),
+        reason: e.to_string(),
+    }
+}
+
 /// Atomically write a string.
 pub fn atomic_write_str(path: &Path, text: &str) -> Result<()> {
     atomic_write(path, |w| w.write_all(text.as_bytes()))

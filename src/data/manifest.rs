@@ -81,21 +81,7 @@ impl Manifest {
 
     /// Read and check a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::new(file));
-        let csv_error = |e: csv::Error| Error::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            reason: e.to_string(),
-        };
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(csv_error)?
-            .iter()
-            .map(str::to_owned)
-            .collect();
+        let (mut reader, headers) = crate::util::open_csv(path, true)?;
         let mut index = [0usize; 3];
         for (slot, name) in index.iter_mut().zip(REQUIRED) {
             *slot = headers.iter().position(|h| h == name).ok_or_else(|| {
@@ -119,7 +105,7 @@ impl Manifest {
             extra_index.iter().map(|&i| headers[i].clone()).collect(),
         );
         for record in reader.records() {
-            let record = record.map_err(csv_error)?;
+            let record = record.map_err(|e| crate::util::csv_error(path, e))?;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let row_error = |reason: String| Error::Csv {
                 path: path.to_path_buf(),

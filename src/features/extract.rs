@@ -70,19 +70,7 @@ impl FeatureTable {
     /// Read a table written by [`write_csv`](Self::write_csv) (or by
     /// `scripts/features_librosa.py`).
     pub fn read_csv(path: &Path) -> Result<Self> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = csv::Reader::from_reader(std::io::BufReader::new(file));
-        let csv_error = |e: csv::Error| Error::Csv {
-            path: path.to_path_buf(),
-            line: e.position().map(|p| p.line()).unwrap_or(0),
-            reason: e.to_string(),
-        };
-        let headers: Vec<String> = reader
-            .headers()
-            .map_err(csv_error)?
-            .iter()
-            .map(str::to_owned)
-            .collect();
+        let (mut reader, headers) = crate::util::open_csv(path, false)?;
         if headers.len() <= KEY_COLUMNS.len()
             || headers[..KEY_COLUMNS.len()]
                 .iter()
@@ -102,7 +90,7 @@ impl FeatureTable {
         let names = headers[KEY_COLUMNS.len()..].to_vec();
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(csv_error)?;
+            let record = record.map_err(|e| crate::util::csv_error(path, e))?;
             let line = record.position().map(|p| p.line()).unwrap_or(0);
             let mut values = Vec::with_capacity(names.len());
             for (name, field) in names.iter().zip(record.iter().skip(KEY_COLUMNS.len())) {
