@@ -7,6 +7,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use soundclass::config::ModelConfig;
+use soundclass::features::mean_std;
 use soundclass::gpu::{wgpu_device, GpuApi};
 use soundclass::model::cnn::{parse_initializer, Initializers, SoundCnn};
 
@@ -40,16 +41,12 @@ fn values<const D: usize>(tensor: Tensor<D>) -> Vec<f32> {
 
 type ExpectedStd = Box<dyn Fn(f64, f64) -> f64>;
 
+/// Mean, standard deviation and root mean square.
 fn stats(values: &[f32]) -> (f64, f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = values
-        .iter()
-        .map(|&v| (v as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let rms = (values.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n).sqrt();
-    (mean, var.sqrt(), rms)
+    let (mean, std) = mean_std(values);
+    let rms =
+        (values.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+    (mean, std, rms)
 }
 
 #[test]
