@@ -12,12 +12,13 @@ use crate::config::Config;
 use crate::data::audioset::{self, ImportOptions, MultiPolicy, Ontology};
 use crate::data::check::{check_manifest, CheckOptions};
 use crate::data::scan::{scan_tree, GroupBy};
+use crate::data::spectrograms::report_skipped;
 use crate::data::spectrograms::{export_spectrograms, MelEngine};
 use crate::data::stats::{format_stats_table, manifest_stats};
 use crate::data::{Manifest, Split, SplitFractions};
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
-use crate::features::{extract_features, FeatureTable, SkippedClip};
+use crate::features::{extract_features, FeatureTable};
 use crate::gpu::{wgpu_device, GpuApi, GpuMel};
 use crate::train::baselines::{format_results_table, run_baselines};
 use crate::train::cnn::{evaluate_run, train, TrainRequest};
@@ -207,30 +208,13 @@ pub struct EvaluateArgs {
     /// Manifest to evaluate on (default: the run's `data.manifest`).
     #[arg(long)]
     pub manifest: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = SplitArg::Test)]
-    pub split: SplitArg,
+    /// `train`, `val` or `test` (the manifest's own spellings work too).
+    #[arg(long, default_value = "test")]
+    pub split: Split,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
     #[arg(long)]
     pub json: bool,
-}
-
-/// A manifest split on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SplitArg {
-    Train,
-    Val,
-    Test,
-}
-
-impl From<SplitArg> for Split {
-    fn from(split: SplitArg) -> Self {
-        match split {
-            SplitArg::Train => Split::Train,
-            SplitArg::Val => Split::Val,
-            SplitArg::Test => Split::Test,
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -573,12 +557,6 @@ fn manifest_path(explicit: Option<&Path>, config: &Config) -> Result<PathBuf> {
         })
 }
 
-fn report_skipped(skipped: &[SkippedClip]) {
-    for s in skipped {
-        eprintln!("skipped {}: {}", s.path.display(), s.error);
-    }
-}
-
 fn features(args: FeaturesArgs) -> Result<ExitCode> {
     let config = args.config.load()?;
     let manifest_file = manifest_path(args.manifest.as_deref(), &config)?;
@@ -718,7 +696,7 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
 }
 
 fn evaluate_command(args: EvaluateArgs) -> Result<ExitCode> {
-    let split: Split = args.split.into();
+    let split = args.split;
     let metrics = evaluate_run(
         &args.run,
         args.manifest.as_deref(),

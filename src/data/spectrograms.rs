@@ -117,10 +117,18 @@ pub struct ExportReport {
     pub wall_seconds: f64,
 }
 
+/// A clip a long job could not read, reported and left out.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedClip {
     pub path: PathBuf,
     pub error: String,
+}
+
+/// One line per skipped clip on stderr.
+pub fn report_skipped(skipped: &[SkippedClip]) {
+    for s in skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.error);
+    }
 }
 
 /// Compute and write the spectrogram of every clip of `manifest` into

@@ -134,11 +134,7 @@ pub struct FeaturesReport {
     pub cache_dir: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SkippedClip {
-    pub path: PathBuf,
-    pub error: String,
-}
+pub use crate::data::spectrograms::SkippedClip;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct CacheEntry {

@@ -35,11 +35,11 @@ pub fn softmax(values: &mut [f64]) {
 }
 
 /// Index of the largest value (the first on ties).
-pub fn argmax(values: &[f64]) -> usize {
+pub fn argmax<T: num_traits::Float>(values: &[T]) -> usize {
     values
         .iter()
         .enumerate()
-        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
+        .fold((0, T::neg_infinity()), |(bi, bv), (i, &v)| {
             if v > bv {
                 (i, v)
             } else {

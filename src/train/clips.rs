@@ -13,21 +13,14 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
-use serde::Serialize;
 
 use crate::audio::{
     decode_file, decode_window, fit_length, probe_info, resample, CropPolicy, PadPolicy,
 };
+use crate::data::spectrograms::SkippedClip;
 use crate::data::{Manifest, Split};
 use crate::error::{Error, Result};
 use crate::util::progress_bar;
-
-/// A clip that could not be loaded, with the reason.
-#[derive(Debug, Clone, Serialize)]
-pub struct SkippedClip {
-    pub path: PathBuf,
-    pub reason: String,
-}
 
 /// The clips of one split, decoded.
 #[derive(Debug, Default)]
@@ -99,20 +92,11 @@ impl ClipSet {
                 }
                 Err(e) => skipped.push(SkippedClip {
                     path,
-                    reason: e.to_string(),
+                    error: e.to_string(),
                 }),
             }
         }
         Ok((set, skipped))
-    }
-
-    /// Number of clips of each of `n_classes` classes.
-    pub fn class_counts(&self, n_classes: usize) -> Vec<usize> {
-        let mut counts = vec![0; n_classes];
-        for &label in &self.labels {
-            counts[label] += 1;
-        }
-        counts
     }
 }
 
@@ -186,18 +170,6 @@ pub fn epoch_order<R: Rng>(
             members[rng.random_range(0..members.len())]
         })
         .collect()
-}
-
-/// A training crop of `target` samples: random offset (or `crop`), short
-/// clips filled by `pad`.
-pub fn train_crop<R: Rng>(
-    audio: &[f32],
-    target: usize,
-    crop: CropPolicy,
-    pad: PadPolicy,
-    rng: &mut R,
-) -> Vec<f32> {
-    fit_length(audio, target, crop, pad, rng)
 }
 
 /// Evaluation crops of a clip: its middle (`windows = None`) or every

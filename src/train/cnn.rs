@@ -18,16 +18,17 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::Serialize;
 
+use crate::audio::fit_length;
 use crate::config::Config;
+use crate::data::spectrograms::{report_skipped, SkippedClip};
 use crate::data::{Manifest, Split};
 use crate::dsp::{write_spectrogram_png, MelSpectrogram};
 use crate::error::{Error, Result};
+use crate::model::argmax;
 use crate::model::cnn::SoundCnn;
 use crate::plot::confusion_matrix_png;
 use crate::train::checkpoint::{self, EpochRecord, TrainState};
-use crate::train::clips::{
-    epoch_order, epoch_rng, eval_crops, stream, train_crop, ClipSet, SkippedClip,
-};
+use crate::train::clips::{epoch_order, epoch_rng, eval_crops, stream, ClipSet};
 use crate::train::device::{DeviceChoice, TrainDevice};
 use crate::train::frontend::{
     apply_augment, soft_cross_entropy, soft_targets, AugmentDraw, HostInput, MelFrontend,
@@ -208,9 +209,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     let (test_set, test_skipped) = setup.load_split(config, Split::Test, request.quiet)?;
     skipped.extend(val_skipped);
     skipped.extend(test_skipped);
-    for clip in &skipped {
-        eprintln!("warning: skipped {}: {}", clip.path.display(), clip.reason);
-    }
+    report_skipped(&skipped);
     write_skipped(&run_dir, &skipped)?;
     if train_set.len() < 2 {
         return Err(Error::Manifest {
@@ -249,7 +248,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
         let text = std::fs::read_to_string(&saved).map_err(|e| Error::io(&saved, e))?;
         events
             .add_text("config", &format!("```toml\n{text}\n```"), 0)
-            .map_err(|e| Error::io(events.path(), e))?;
+            .map_err(|e| tb_error(&events, e))?;
         log_mel_examples(&run_dir, &mut events, config, &train_set, &setup)?;
     }
 
@@ -260,7 +259,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     let n_classes = setup.classes.len();
     let host_mel = setup.frontend.host_part();
     let crop_samples = setup.crop_samples;
-    let frames = setup.frontend_frames()?;
+    let frames = setup.frontend.n_frames(crop_samples)?;
 
     let session_end = request.stop_after_epochs.unwrap_or(t.epochs).min(t.epochs);
     while state.epoch < session_end && !state.stopped_early {
@@ -302,7 +301,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
                     let crops: Vec<Vec<f32>> = indices
                         .iter()
                         .map(|&i| {
-                            train_crop(
+                            fit_length(
                                 &train_set.audio[i],
                                 crop_samples,
                                 config.audio.crop,
@@ -360,8 +359,8 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
                         state.step + 1
                     )));
                 }
-                let guesses = argmax_rows(logits.inner())?;
-                predicted.extend(guesses);
+                let logits_host = host_values(logits.inner(), "logits")?;
+                predicted.extend(logits_host.chunks(n_classes).map(argmax));
                 truth.extend_from_slice(&prepared.labels);
                 let grads = GradientsParams::from_grads(loss.backward(), &model);
                 lr = learning_rate(t, state.step, steps_per_epoch);
@@ -473,18 +472,17 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     }
 
     // The best checkpoint answers for the run: test metrics come from it.
-    let best_path = best_checkpoint(&run_dir);
-    let best = checkpoint::load(&best_path)?;
-    let best_model = best.load_model(&best_path, setup.new_model(config, &inner)?)?;
     let test = if test_set.is_empty() {
         None
     } else {
+        let best_path = best_checkpoint(&run_dir);
+        let best = checkpoint::load(&best_path)?;
+        let best_model = best.load_model(&best_path, setup.new_model(config, &inner)?)?;
         let metrics = evaluate_set(&best_model, &test_set, &setup, config, &inner)?;
         write_eval_report(&run_dir, "test", &setup.classes, &metrics, &best_path)?;
         Some(metrics)
     };
-    let best_val = best
-        .state
+    let best_val = state
         .best_epoch
         .and_then(|e| state.history.get(e - 1))
         .and_then(|r| r.val.clone());
@@ -526,17 +524,8 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     }
     events
         .add_hparams(&hparams_of(config), &metrics, state.step as i64)
-        .map_err(|e| Error::io(events.path(), e))?;
+        .map_err(|e| tb_error(&events, e))?;
     Ok(summary)
-}
-
-impl Setup {
-    fn frontend_frames(&self) -> Result<usize> {
-        match &self.frontend {
-            MelFrontend::Device(gpu) => gpu.n_frames(self.crop_samples),
-            MelFrontend::Host(mel) => mel.stft().n_frames(self.crop_samples),
-        }
-    }
 }
 
 fn monitored_value(monitor: &str, record: &EpochRecord) -> Option<f64> {
@@ -548,19 +537,13 @@ fn monitored_value(monitor: &str, record: &EpochRecord) -> Option<f64> {
     })
 }
 
-fn argmax_rows(logits: Tensor<2>) -> Result<Vec<usize>> {
-    let [rows, cols] = logits.dims();
-    let values: Vec<f32> = logits
+/// The values of `tensor`, row-major, on the host (`what` names it in errors).
+fn host_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+    tensor
         .into_data()
         .convert::<f32>()
         .try_to_vec::<f32>()
-        .map_err(|e| Error::InvalidArgument(format!("reading logits: {e:?}")))?;
-    Ok((0..rows)
-        .map(|r| {
-            let row = &values[r * cols..(r + 1) * cols];
-            (0..cols).fold(0, |best, c| if row[c] > row[best] { c } else { best })
-        })
-        .collect())
+        .map_err(|e| Error::InvalidArgument(format!("reading {what}: {e:?}")))
 }
 
 /// Class probabilities of every clip in `clips` (averaged over its
@@ -572,14 +555,14 @@ fn evaluate_set(
     config: &Config,
     device: &Device,
 ) -> Result<SplitMetrics> {
-    let (probabilities, _) = predict_set(model, clips, setup, config, device)?;
+    let probabilities = predict_set(model, clips, setup, config, device)?;
     let k = setup.classes.len();
     let mut loss = 0.0;
     let mut predicted = Vec::with_capacity(clips.len());
     for (i, &label) in clips.labels.iter().enumerate() {
         let row = &probabilities[i * k..(i + 1) * k];
         loss -= (row[label] as f64).max(1e-12).ln();
-        predicted.push((0..k).fold(0, |best, c| if row[c] > row[best] { c } else { best }));
+        predicted.push(argmax(row));
     }
     Ok(SplitMetrics::from_predictions(
         &setup.classes,
@@ -589,14 +572,14 @@ fn evaluate_set(
     ))
 }
 
-/// `[clips x classes]` probabilities, row-major, and the number of windows.
+/// `[clips x classes]` probabilities, row-major.
 fn predict_set(
     model: &SoundCnn,
     clips: &ClipSet,
     setup: &Setup,
     config: &Config,
     device: &Device,
-) -> Result<(Vec<f32>, usize)> {
+) -> Result<Vec<f32>> {
     let k = setup.classes.len();
     let hop = (config.training.eval_mode == "windows").then(|| {
         ((config.training.eval_hop_seconds * config.audio.sample_rate as f64).round() as usize)
@@ -624,12 +607,7 @@ fn predict_set(
         let n = chunk.len();
         let input = HostInput::prepare(chunk, host_mel.as_deref())?;
         let x = setup.frontend.to_device(input, device)?;
-        let probs = softmax(model.forward(x), 1);
-        let values: Vec<f32> = probs
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::InvalidArgument(format!("reading probabilities: {e:?}")))?;
+        let values = host_values(softmax(model.forward(x), 1), "probabilities")?;
         for (j, row) in values.chunks(k).enumerate() {
             let owner = owners[start + j];
             counts[owner] += 1;
@@ -644,7 +622,7 @@ fn predict_set(
             *value /= count.max(1) as f32;
         }
     }
-    Ok((sums, windows))
+    Ok(sums)
 }
 
 /// `soundclass evaluate`: the best checkpoint of `run_dir` on `split` of
@@ -660,9 +638,7 @@ pub fn evaluate_run(
     let config = Config::load(Some(&run_dir.join("config.toml")), &[])?;
     let setup = Setup::new(&config, manifest, device)?;
     let (clips, skipped) = setup.load_split(&config, split, quiet)?;
-    for clip in &skipped {
-        eprintln!("warning: skipped {}: {}", clip.path.display(), clip.reason);
-    }
+    report_skipped(&skipped);
     if clips.is_empty() {
         return Err(Error::Manifest {
             path: setup.manifest_path.clone(),
@@ -715,12 +691,14 @@ fn write_eval_report(
 }
 
 fn write_skipped(run_dir: &Path, skipped: &[SkippedClip]) -> Result<()> {
-    let mut text = String::from("path,reason\n");
-    for clip in skipped {
-        let reason = clip.reason.replace('"', "'");
-        text.push_str(&format!("\"{}\",\"{}\"\n", clip.path.display(), reason));
-    }
-    atomic_write_str(&run_dir.join("skipped.csv"), &text)
+    crate::util::atomic_write(&run_dir.join("skipped.csv"), |w| {
+        let mut writer = csv::Writer::from_writer(w);
+        writer.write_record(["path", "error"])?;
+        for clip in skipped {
+            writer.write_record([clip.path.to_string_lossy().as_ref(), clip.error.as_str()])?;
+        }
+        writer.flush()
+    })
 }
 
 /// `metrics.csv`, rewritten whole from the history after every epoch.

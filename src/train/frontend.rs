@@ -49,6 +49,14 @@ impl MelFrontend {
         }
     }
 
+    /// Frames of the log-Mel of `samples` samples.
+    pub fn n_frames(&self, samples: usize) -> Result<usize> {
+        match self {
+            Self::Device(gpu) => gpu.n_frames(samples),
+            Self::Host(mel) => mel.stft().n_frames(samples),
+        }
+    }
+
     /// The host-side half, for the loader thread.
     pub fn host_part(&self) -> Option<Arc<MelSpectrogram>> {
         match self {
