@@ -42,8 +42,8 @@ impl TrainDevice {
         match choice {
             DeviceChoice::Auto => auto(),
             DeviceChoice::Cpu => Ok(cpu("requested")),
-            DeviceChoice::Wgpu => wgpu(GpuApi::Auto, "wgpu", "requested"),
-            DeviceChoice::Vulkan => wgpu(GpuApi::Vulkan, "vulkan", "requested"),
+            DeviceChoice::Wgpu => wgpu(GpuApi::Auto, "wgpu", "requested", best_adapter()),
+            DeviceChoice::Vulkan => wgpu(GpuApi::Vulkan, "vulkan", "requested", best_adapter()),
             DeviceChoice::Cuda => cuda("requested"),
             DeviceChoice::Tch => tch(),
         }
@@ -60,8 +60,13 @@ fn cpu(why: &str) -> TrainDevice {
     }
 }
 
-fn wgpu(api: GpuApi, name: &'static str, why: &str) -> Result<TrainDevice> {
-    let adapter = best_adapter()
+fn wgpu(
+    api: GpuApi,
+    name: &'static str,
+    why: &str,
+    adapter: Option<wgpu::AdapterInfo>,
+) -> Result<TrainDevice> {
+    let adapter = adapter
         .map(|a| format!("{} ({:?}, {:?})", a.name, a.device_type, a.backend))
         .unwrap_or_else(|| "adapter unknown".into());
     Ok(TrainDevice {
@@ -94,7 +99,7 @@ fn cuda(_why: &str) -> Result<TrainDevice> {
 #[cfg(feature = "tch")]
 #[allow(deprecated)] // burn-tch is deprecated upstream; offered as the design asks.
 fn tch() -> Result<TrainDevice> {
-    let cuda = std::path::Path::new("/dev/nvidiactl").exists();
+    let cuda = nvidia_driver_present();
     Ok(TrainDevice {
         device: if cuda {
             Device::libtorch_cuda(0)
@@ -111,13 +116,13 @@ fn tch() -> Result<TrainDevice> {
 fn tch() -> Result<TrainDevice> {
     Err(Error::InvalidArgument(
         "--device tch: this binary was built without the `tch` cargo feature (see README, \
-         \"LibTorch backend\")"
+         \"Optional backends\")"
             .into(),
     ))
 }
 
 fn auto() -> Result<TrainDevice> {
-    if cfg!(feature = "cuda") && std::path::Path::new("/dev/nvidiactl").exists() {
+    if cfg!(feature = "cuda") && nvidia_driver_present() {
         return cuda("auto: NVIDIA driver found");
     }
     match best_adapter() {
@@ -125,6 +130,7 @@ fn auto() -> Result<TrainDevice> {
             GpuApi::Auto,
             "wgpu",
             &format!("auto: {:?} GPU found", adapter.device_type),
+            Some(adapter),
         ),
         Some(adapter) => Ok(cpu(&format!(
             "auto: the only wgpu adapter, {}, is a software rasterizer; pass --device wgpu to use it",
@@ -132,6 +138,11 @@ fn auto() -> Result<TrainDevice> {
         ))),
         None => Ok(cpu("auto: no GPU adapter found")),
     }
+}
+
+/// Whether an NVIDIA kernel driver is loaded (its control node exists).
+fn nvidia_driver_present() -> bool {
+    std::path::Path::new("/dev/nvidiactl").exists()
 }
 
 /// The adapter wgpu would rank first: discrete, then integrated, then
