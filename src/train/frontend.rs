@@ -14,7 +14,6 @@ use burn::tensor::activation::log_softmax;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use rand::Rng;
 use rand_distr::{Beta, Distribution};
-use rayon::prelude::*;
 
 use crate::config::{AugmentConfig, SpectrogramConfig};
 use crate::dsp::MelSpectrogram;
@@ -129,9 +128,9 @@ impl HostInput {
                 samples,
             });
         };
-        let specs = crops
-            .par_iter()
-            .map(|crop| mel.compute(crop))
+        let specs = mel
+            .compute_batch(&crops)
+            .into_iter()
             .collect::<Result<Vec<_>>>()?;
         let (n_mels, frames) = specs.first().map_or((0, 0), |s| (s.n_mels, s.frames));
         let mut data = Vec::with_capacity(clips * n_mels * frames);
