@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::bench;
 use crate::config::Config;
 use crate::data::audioset::{self, ImportOptions, MultiPolicy, Ontology};
-use crate::data::check::{check_manifest, CheckOptions};
+use crate::data::check::{check_manifest, CheckOptions, ValidateReport};
 use crate::data::scan::{scan_tree, GroupBy};
 use crate::data::spectrograms::report_skipped;
 use crate::data::spectrograms::{export_spectrograms, MelEngine};
@@ -855,45 +855,16 @@ fn data(cmd: DataCommand) -> Result<ExitCode> {
             let options = CheckOptions {
                 min_seconds: config.data.min_seconds,
                 silence_dbfs: config.data.silence_dbfs,
+                classes: config.data.classes.clone(),
             };
-            let checks = check_manifest(&m, options, json);
-            let bad: Vec<_> = checks.iter().filter(|c| c.problem.is_some()).collect();
-            let warned: Vec<_> = checks
-                .iter()
-                .filter(|c| c.problem.is_none() && c.corrupt_packets > 0)
-                .collect();
-            let seconds: f64 = checks.iter().filter_map(|c| c.duration_s).sum();
+            let checks = check_manifest(&m, &options, json);
+            let report = ValidateReport::new(&manifest, checks, started.elapsed().as_secs_f64());
             if json {
-                print_json(&serde_json::json!({
-                    "manifest": manifest,
-                    "checked": checks.len(),
-                    "ok": checks.len() - bad.len(),
-                    "bad": bad,
-                    "warnings": warned,
-                    "audio_hours": seconds / 3600.0,
-                    "wall_seconds": started.elapsed().as_secs_f64(),
-                }))?;
+                print_json(&report)?;
             } else {
-                for c in &bad {
-                    let problem = c.problem.map(|p| p.as_str()).unwrap_or("");
-                    println!("BAD  {problem:<10} {}: {}", c.path.display(), c.detail);
-                }
-                for c in &warned {
-                    println!(
-                        "WARN corrupt   {}: {} corrupt packets skipped",
-                        c.path.display(),
-                        c.corrupt_packets
-                    );
-                }
-                println!(
-                    "{} clips checked, {} bad, {:.2} h of audio decoded in {:.1} s",
-                    checks.len(),
-                    bad.len(),
-                    seconds / 3600.0,
-                    started.elapsed().as_secs_f64()
-                );
+                print!("{}", report.to_text());
             }
-            Ok(if bad.is_empty() || allow_bad {
+            Ok(if report.bad.is_empty() || allow_bad {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

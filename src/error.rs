@@ -18,6 +18,21 @@ pub enum Error {
     #[error("{path}: cannot decode audio: {reason}")]
     Decode { path: PathBuf, reason: String },
 
+    #[error("{path}: decoder panicked: {message}")]
+    DecoderPanic { path: PathBuf, message: String },
+
+    #[error("{path}: implausible audio: {reason}")]
+    Implausible { path: PathBuf, reason: String },
+
+    #[error(
+        "{path}: truncated: the header promises {promised_s:.3} s, the file holds {decoded_s:.3} s"
+    )]
+    Truncated {
+        path: PathBuf,
+        promised_s: f64,
+        decoded_s: f64,
+    },
+
     #[error("{path}: empty file (0 bytes)")]
     EmptyFile { path: PathBuf },
 

@@ -35,34 +35,79 @@ where
 }
 
 /// Open a CSV file with a header row (fields trimmed when `trim`); returns
-/// the reader, positioned at the first record, and the header names.
+/// the reader, positioned at the first record, the header names, and the
+/// file's line index for messages.
 pub fn open_csv(
     path: &Path,
     trim: bool,
-) -> Result<(csv::Reader<std::io::BufReader<File>>, Vec<String>)> {
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+) -> Result<(csv::Reader<std::io::Cursor<Vec<u8>>>, Vec<String>, CsvLines)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let lines = CsvLines::new(path, &bytes);
     let mut reader = csv::ReaderBuilder::new()
         .trim(if trim {
             csv::Trim::All
         } else {
             csv::Trim::None
         })
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(std::io::Cursor::new(bytes));
     let headers = reader
         .headers()
-        .map_err(|e| csv_error(path, e))?
+        .map_err(|e| lines.error(e))?
         .iter()
         .map(str::to_owned)
         .collect();
-    Ok((reader, headers))
+    Ok((reader, headers, lines))
 }
 
-/// A CSV parse error in `path`, with its line.
-pub fn csv_error(path: &Path, e: csv::Error) -> Error {
-    Error::Csv {
-        path: path.to_path_buf(),
-        line: e.position().map(|p| p.line()).unwrap_or(0),
-        reason: e.to_string(),
+/// Line numbers of a CSV file from byte offsets. The csv crate's own line
+/// count is one short for records after a CRLF line end (it stops between
+/// the `\r` and the `\n`), so lines are counted here from the bytes.
+pub struct CsvLines {
+    path: PathBuf,
+    /// Offsets of every `\n`.
+    newlines: Vec<u64>,
+    /// Offsets of every `\r` directly followed by `\n`.
+    crlf: Vec<u64>,
+}
+
+impl CsvLines {
+    fn new(path: &Path, bytes: &[u8]) -> Self {
+        let newlines: Vec<u64> = (0..bytes.len())
+            .filter(|&i| bytes[i] == b'\n')
+            .map(|i| i as u64)
+            .collect();
+        let crlf = newlines
+            .iter()
+            .filter(|&&n| n > 0 && bytes[n as usize - 1] == b'\r')
+            .map(|&n| n - 1)
+            .collect();
+        Self {
+            path: path.to_path_buf(),
+            newlines,
+            crlf,
+        }
+    }
+
+    /// The 1-based line a record at `position` starts on.
+    pub fn line(&self, position: Option<&csv::Position>) -> u64 {
+        let Some(position) = position else { return 0 };
+        let mut offset = position.byte();
+        // A record "starting" on a line end really starts after it.
+        if self.crlf.binary_search(&offset).is_ok() {
+            offset += 2;
+        } else if self.newlines.binary_search(&offset).is_ok() {
+            offset += 1;
+        }
+        1 + self.newlines.partition_point(|&n| n < offset) as u64
+    }
+
+    /// A CSV parse error with its line.
+    pub fn error(&self, e: csv::Error) -> Error {
+        Error::Csv {
+            path: self.path.clone(),
+            line: self.line(e.position()),
+            reason: e.to_string(),
+        }
     }
 }
 

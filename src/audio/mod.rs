@@ -3,6 +3,10 @@
 
 mod decode;
 mod fit;
+mod guard;
+mod header;
+mod lengths;
+mod plausible;
 mod resample;
 mod wav;
 
@@ -16,6 +20,9 @@ pub use decode::{
     AUDIO_EXTENSIONS,
 };
 pub use fit::{crop_offset, fit_length, CropPolicy, PadPolicy};
+pub use guard::{guarded, DecodeBudget, MAX_FRAMES_PER_BYTE};
+pub use header::{check_header, HeaderFacts, MAX_CHANNELS};
+pub use plausible::{check_samples, MAX_PEAK, SAMPLE_RATES};
 pub use resample::resample;
 pub use wav::{wav_bytes, write_wav, WavEncoding};
 

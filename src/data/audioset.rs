@@ -321,6 +321,7 @@ pub fn import(
                 segment.end.clone(),
                 segment.labels.join(","),
             ],
+            line: None,
         });
     }
     report.written = manifest.clips.len();

@@ -21,6 +21,10 @@ pub enum Problem {
     Empty,
     TooShort,
     Silent,
+    Implausible,
+    Truncated,
+    /// The label is not one of `data.classes`.
+    Label,
 }
 
 impl Problem {
@@ -32,6 +36,9 @@ impl Problem {
             Problem::Empty => "empty",
             Problem::TooShort => "too short",
             Problem::Silent => "silent",
+            Problem::Implausible => "implausible",
+            Problem::Truncated => "truncated",
+            Problem::Label => "label",
         }
     }
 }
@@ -51,14 +58,16 @@ pub struct ClipCheck {
 }
 
 /// Thresholds of a check.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CheckOptions {
     pub min_seconds: f64,
     pub silence_dbfs: f64,
+    /// Labels a clip may have; empty accepts any.
+    pub classes: Vec<String>,
 }
 
 /// Check one file.
-pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck {
+pub fn check_clip(path: &Path, label: &str, options: &CheckOptions) -> ClipCheck {
     let mut check = ClipCheck {
         path: path.to_path_buf(),
         label: label.to_string(),
@@ -69,6 +78,14 @@ pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck 
         channels: None,
         corrupt_packets: 0,
     };
+    if !options.classes.is_empty() && !options.classes.iter().any(|c| c == label) {
+        check.problem = Some(Problem::Label);
+        check.detail = format!(
+            "label `{label}` is not in data.classes ({})",
+            options.classes.join(", ")
+        );
+        return check;
+    }
     let decoded = match decode_file(path) {
         Ok(d) => d,
         Err(e) => {
@@ -78,6 +95,8 @@ pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck 
                 }
                 Error::NonFiniteSample { .. } => Problem::NonFinite,
                 Error::EmptyFile { .. } => Problem::Empty,
+                Error::Implausible { .. } => Problem::Implausible,
+                Error::Truncated { .. } => Problem::Truncated,
                 _ => Problem::Unreadable,
             });
             check.detail = e.to_string();
@@ -108,18 +127,80 @@ pub fn check_clip(path: &Path, label: &str, options: CheckOptions) -> ClipCheck 
     check
 }
 
-/// Check every clip of `manifest` in parallel.
-pub fn check_manifest(manifest: &Manifest, options: CheckOptions, quiet: bool) -> Vec<ClipCheck> {
+/// Check every clip of `manifest` in parallel. Problems name the manifest
+/// line of the clip.
+pub fn check_manifest(manifest: &Manifest, options: &CheckOptions, quiet: bool) -> Vec<ClipCheck> {
     let bar = progress_bar(manifest.clips.len() as u64, "validate", quiet);
     let checks: Vec<ClipCheck> = manifest
         .clips
         .par_iter()
         .map(|clip| {
-            let check = check_clip(&manifest.resolve(clip), &clip.label, options);
+            let mut check = check_clip(&manifest.resolve(clip), &clip.label, options);
+            if check.problem.is_some() {
+                check.detail.push_str(&clip.line_note());
+            }
             bar.inc(1);
             check
         })
         .collect();
     bar.finish_and_clear();
     checks
+}
+
+/// What `data validate` reports: the bad clips, the usable ones that had
+/// corrupt packets skipped, and totals.
+#[derive(Debug, Clone, Serialize)]
+pub struct ValidateReport {
+    pub manifest: PathBuf,
+    pub checked: usize,
+    pub ok: usize,
+    pub bad: Vec<ClipCheck>,
+    pub warnings: Vec<ClipCheck>,
+    pub audio_hours: f64,
+    pub wall_seconds: f64,
+}
+
+impl ValidateReport {
+    pub fn new(manifest: &Path, checks: Vec<ClipCheck>, wall_seconds: f64) -> Self {
+        // Start from +0.0: an empty f64 sum is -0.0, printed "-0.00 h".
+        let seconds = checks
+            .iter()
+            .filter_map(|c| c.duration_s)
+            .fold(0.0, |a, b| a + b);
+        let checked = checks.len();
+        let (bad, good): (Vec<_>, Vec<_>) = checks.into_iter().partition(|c| c.problem.is_some());
+        Self {
+            manifest: manifest.to_path_buf(),
+            checked,
+            ok: good.len(),
+            bad,
+            warnings: good.into_iter().filter(|c| c.corrupt_packets > 0).collect(),
+            audio_hours: seconds / 3600.0,
+            wall_seconds,
+        }
+    }
+
+    /// The human-readable report, one line per problem, then the totals.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.bad {
+            let problem = c.problem.map(|p| p.as_str()).unwrap_or("");
+            out += &format!("BAD  {problem:<11} {}: {}\n", c.path.display(), c.detail);
+        }
+        for c in &self.warnings {
+            out += &format!(
+                "WARN corrupt      {}: {} corrupt packets skipped\n",
+                c.path.display(),
+                c.corrupt_packets
+            );
+        }
+        out += &format!(
+            "{} clips checked, {} bad, {:.2} h of audio decoded in {:.1} s\n",
+            self.checked,
+            self.bad.len(),
+            self.audio_hours,
+            self.wall_seconds
+        );
+        out
+    }
 }

@@ -1,6 +1,7 @@
 //! The manifest: a CSV with at least `path,label,split`. Other columns are
 //! kept as they are; relative paths resolve against the manifest's folder.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -57,6 +58,18 @@ pub struct Clip {
     pub split: Split,
     /// Values of the extra columns, in [`Manifest::extra_columns`] order.
     pub extra: Vec<String>,
+    /// Line of the manifest file the clip was read from, for messages
+    /// (`None` for manifests built in memory).
+    pub line: Option<u64>,
+}
+
+impl Clip {
+    /// " (manifest line N)" when the line is known, for messages.
+    pub fn line_note(&self) -> String {
+        self.line
+            .map(|l| format!(" (manifest line {l})"))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +94,7 @@ impl Manifest {
 
     /// Read and check a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
-        let (mut reader, headers) = crate::util::open_csv(path, true)?;
+        let (mut reader, headers, lines) = crate::util::open_csv(path, true)?;
         let mut index = [0usize; 3];
         for (slot, name) in index.iter_mut().zip(REQUIRED) {
             *slot = headers.iter().position(|h| h == name).ok_or_else(|| {
@@ -104,9 +117,10 @@ impl Manifest {
             root,
             extra_index.iter().map(|&i| headers[i].clone()).collect(),
         );
+        let mut first_line_of: HashMap<String, u64> = HashMap::new();
         for record in reader.records() {
-            let record = record.map_err(|e| crate::util::csv_error(path, e))?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let record = record.map_err(|e| lines.error(e))?;
+            let line = lines.line(record.position());
             let row_error = |reason: String| Error::Csv {
                 path: path.to_path_buf(),
                 line,
@@ -122,11 +136,19 @@ impl Manifest {
                 return Err(row_error(format!("empty `label` for {clip_path}")));
             }
             let split = field(index[2]).parse::<Split>().map_err(row_error)?;
+            // The same clip twice is counted twice, or sits in two splits
+            // (leakage): never what the author meant.
+            if let Some(first) = first_line_of.insert(clip_path.clone(), line) {
+                return Err(row_error(format!(
+                    "path `{clip_path}` is already listed on line {first}"
+                )));
+            }
             manifest.clips.push(Clip {
                 path: clip_path,
                 label,
                 split,
                 extra: extra_index.iter().map(|&i| field(i)).collect(),
+                line: Some(line),
             });
         }
         Ok(manifest)
@@ -219,5 +241,49 @@ mod tests {
         .unwrap();
         let e = Manifest::load(&p).unwrap_err().to_string();
         assert!(e.contains("line 3") && e.contains("holdout"), "{e}");
+    }
+
+    fn load_text(text: &str) -> Result<Manifest> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.csv");
+        std::fs::write(&p, text).unwrap();
+        Manifest::load(&p)
+    }
+
+    #[test]
+    fn bom_crlf_and_quoted_commas_are_read() {
+        let m = load_text(
+            "\u{feff}path,label,split\r\n\"a, b.wav\",Speech,train\r\n\"c.wav\",\"Music\",val\r\n",
+        )
+        .unwrap();
+        assert_eq!(m.clips.len(), 2);
+        assert_eq!(m.clips[0].path, "a, b.wav");
+        assert_eq!(m.clips[1].label, "Music");
+        assert_eq!(m.clips[0].line, Some(2));
+        assert_eq!(m.clips[1].line, Some(3));
+        let e = load_text("path,label,split\r\nx.wav,A,train\r\ny.wav,A\r\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 3"), "{e}");
+    }
+
+    #[test]
+    fn bad_rows_are_named_by_line() {
+        let cases = [
+            (
+                "path,label,split\nx.wav,,train\n",
+                "line 2: empty `label` for x.wav",
+            ),
+            ("path,label,split\nx.wav,Speech\n", "line 2"),
+            ("path,label,split\n,Speech,train\n", "line 2: empty `path`"),
+            (
+                "path,label,split\nx.wav,Speech,train\ny.wav,Music,val\nx.wav,Music,val\n",
+                "line 4: path `x.wav` is already listed on line 2",
+            ),
+        ];
+        for (text, expected) in cases {
+            let e = load_text(text).unwrap_err().to_string();
+            assert!(e.contains(expected), "{e} should contain {expected}");
+        }
     }
 }

@@ -69,6 +69,7 @@ pub fn scan_tree(
             label: class,
             split,
             extra: vec![group],
+            line: None,
         });
     }
     Ok(manifest)

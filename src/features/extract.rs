@@ -70,7 +70,7 @@ impl FeatureTable {
     /// Read a table written by [`write_csv`](Self::write_csv) (or by
     /// `scripts/features_librosa.py`).
     pub fn read_csv(path: &Path) -> Result<Self> {
-        let (mut reader, headers) = crate::util::open_csv(path, false)?;
+        let (mut reader, headers, lines) = crate::util::open_csv(path, false)?;
         if headers.len() <= KEY_COLUMNS.len()
             || headers[..KEY_COLUMNS.len()]
                 .iter()
@@ -90,8 +90,8 @@ impl FeatureTable {
         let names = headers[KEY_COLUMNS.len()..].to_vec();
         let mut rows = Vec::new();
         for record in reader.records() {
-            let record = record.map_err(|e| crate::util::csv_error(path, e))?;
-            let line = record.position().map(|p| p.line()).unwrap_or(0);
+            let record = record.map_err(|e| lines.error(e))?;
+            let line = lines.line(record.position());
             let mut values = Vec::with_capacity(names.len());
             for (name, field) in names.iter().zip(record.iter().skip(KEY_COLUMNS.len())) {
                 let value: f64 = field.trim().parse().map_err(|_| Error::Csv {
@@ -226,7 +226,11 @@ pub fn extract_features(
     enum Outcome {
         Cached(Vec<f64>),
         Computed(Vec<f64>, f64),
+        /// The clip could not be used: reported and skipped.
         Failed(Error),
+        /// The cache could not be written (disk full, no permission): not
+        /// the clip's fault, so the whole command stops with this error.
+        CacheWrite(Error),
     }
     let outcomes: Vec<Outcome> = manifest
         .clips
@@ -261,7 +265,9 @@ pub fn extract_features(
                         values: values.clone(),
                     };
                     let json = serde_json::to_string(&entry).unwrap_or_default();
-                    atomic_write(&file, |w| w.write_all(json.as_bytes()))?;
+                    if let Err(e) = atomic_write(&file, |w| w.write_all(json.as_bytes())) {
+                        return Ok(Outcome::CacheWrite(e));
+                    }
                 }
                 let seconds = signal.len() as f64 / config.sample_rate as f64;
                 Ok(Outcome::Computed(values, seconds))
@@ -296,6 +302,7 @@ pub fn extract_features(
                 report.audio_seconds += seconds;
                 values
             }
+            Outcome::CacheWrite(e) => return Err(e),
             Outcome::Failed(e) => {
                 report.skipped.push(SkippedClip {
                     path: manifest.resolve(clip),

@@ -59,9 +59,10 @@ impl ClipSet {
                 .ok_or_else(|| Error::Manifest {
                     path: manifest_path.to_path_buf(),
                     reason: format!(
-                        "label `{}` of {} is not in data.classes ({})",
+                        "label `{}` of {}{} is not in data.classes ({})",
                         clip.label,
                         clip.path,
+                        clip.line_note(),
                         classes.join(", ")
                     ),
                 })?;

@@ -1,6 +1,8 @@
 //! Fixtures shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -71,7 +73,7 @@ pub fn make_bad_inputs(dir: &Path) -> Vec<(PathBuf, Option<&'static str>)> {
     let mut huge = wav_bytes(&tone, 16000, 1, WavEncoding::Pcm16);
     huge[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
     huge[40..44].copy_from_slice(&(u32::MAX - 64).to_le_bytes());
-    add("claims_4gb.wav", huge, None);
+    add("claims_4gb.wav", huge, Some("truncated"));
     add(
         "text.wav",
         b"this is a text file, not audio\n".repeat(20),

@@ -1,0 +1,373 @@
+//! Length and count fields of FLAC, Ogg and MP4 files, checked against the
+//! file's size before a decoder trusts them. symphonia allocates what these
+//! fields say up front (a Vorbis comment of 4 GiB, an MP4 sample table of
+//! 2^32 entries), and an allocation the machine cannot serve aborts the
+//! process, which no guard can catch. Found by `tests/fuzz_decode.rs`.
+
+use std::io::{Read, Seek, SeekFrom};
+
+type Check = Result<(), String>;
+
+/// Largest MP4 `moov` (or `moof`) read for checking: its tables are a few
+/// bytes per packet, so this is hours of audio.
+const MAX_TABLE_ATOM: u64 = 64 << 20;
+/// How much of an Ogg file is searched for the Vorbis comment header.
+const OGG_HEAD: usize = 256 << 10;
+
+fn read_at<S: Read + Seek + ?Sized>(
+    source: &mut S,
+    pos: u64,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    source.seek(SeekFrom::Start(pos))?;
+    let mut got = 0;
+    while got < buf.len() {
+        match source.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn u32_be(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 4)
+        .map(|s| u64::from(u32::from_be_bytes(s.try_into().expect("4 bytes"))))
+}
+
+fn u32_le(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 4)
+        .map(|s| u64::from(u32::from_le_bytes(s.try_into().expect("4 bytes"))))
+}
+
+/// FLAC: metadata blocks inside the file, and the Vorbis comment block's
+/// lengths inside the block.
+pub fn check_flac<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
+    let mut pos = 4u64;
+    loop {
+        let mut head = [0u8; 4];
+        if read_at(source, pos, &mut head).map_err(|e| e.to_string())? < 4 {
+            return Ok(());
+        }
+        let kind = head[0] & 0x7F;
+        let len = u64::from(u32::from_be_bytes([0, head[1], head[2], head[3]]));
+        if pos + 4 + len > file_len {
+            return Err(format!(
+                "header: FLAC metadata block at byte {pos} claims {len} bytes, the file has {}",
+                file_len.saturating_sub(pos + 4)
+            ));
+        }
+        if kind == 0 && len >= 18 {
+            let mut info = [0u8; 18];
+            read_at(source, pos + 4, &mut info).map_err(|e| e.to_string())?;
+            let rate = (u32::from(info[10]) << 12)
+                | (u32::from(info[11]) << 4)
+                | (u32::from(info[12]) >> 4);
+            if rate == 0 {
+                return Err("header: sample rate 0 Hz".into());
+            }
+        }
+        if kind == 4 {
+            let mut block = vec![0u8; len as usize];
+            read_at(source, pos + 4, &mut block).map_err(|e| e.to_string())?;
+            check_vorbis_comment(&block, len)?;
+        }
+        if head[0] & 0x80 != 0 {
+            return Ok(());
+        }
+        pos += 4 + len;
+    }
+}
+
+/// A Vorbis comment (vendor string, count, comments) whose first bytes are
+/// `bytes` and which cannot be longer than `room`: every length must fit.
+/// In Ogg the comment may continue on a later page; only `bytes` (its first
+/// page) are walked.
+fn check_vorbis_comment(bytes: &[u8], room: u64) -> Check {
+    let mut at = 0u64;
+    let field = |at: &mut u64, what: &str, skip_body: bool| -> Result<Option<u64>, String> {
+        let Some(value) = u32_le(bytes, *at as usize) else {
+            return Ok(None);
+        };
+        *at += 4;
+        if skip_body {
+            let left = room.saturating_sub(*at);
+            if value > left {
+                return Err(format!(
+                    "header: Vorbis comment {what} claims {value} bytes, {left} remain"
+                ));
+            }
+            *at += value;
+        }
+        Ok(Some(value))
+    };
+    if field(&mut at, "vendor string", true)?.is_none() {
+        return Ok(());
+    }
+    let Some(count) = field(&mut at, "count", false)? else {
+        return Ok(());
+    };
+    for _ in 0..count {
+        if field(&mut at, "entry", true)?.is_none() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Ogg: the Vorbis comment header's lengths, on the page that starts it.
+pub fn check_ogg<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
+    let mut head = vec![0u8; OGG_HEAD.min(file_len as usize)];
+    let got = read_at(source, 0, &mut head).map_err(|e| e.to_string())?;
+    head.truncate(got);
+    let mut pos = 0usize;
+    while pos + 27 <= head.len() && &head[pos..pos + 4] == b"OggS" {
+        let segments = head[pos + 26] as usize;
+        let table = pos + 27;
+        let Some(lacing) = head.get(table..table + segments) else {
+            return Ok(());
+        };
+        let body = table + segments;
+        let end = body + lacing.iter().map(|&b| b as usize).sum::<usize>();
+        let page_end = end.min(head.len());
+        if let Some(offset) = head[body.min(page_end)..page_end]
+            .windows(7)
+            .position(|w| w == b"\x03vorbis")
+        {
+            let start = body + offset + 7;
+            return check_vorbis_comment(&head[start..page_end], file_len - start as u64);
+        }
+        pos = end;
+    }
+    Ok(())
+}
+
+/// Atoms that hold other atoms (and `meta`, which holds them after its
+/// 4 bytes of version and flags; every child of `ilst` holds `data` atoms).
+const CONTAINERS: [&[u8; 4]; 12] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts", b"dinf", b"moof", b"traf", b"udta",
+    b"ilst", b"meta",
+];
+
+/// MP4/M4A: every atom inside its parent; sample tables no longer than
+/// their atom; no sample larger than the file.
+pub fn check_mp4<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
+    let mut pos = 0u64;
+    while pos + 8 <= file_len {
+        let mut head = [0u8; 16];
+        read_at(source, pos, &mut head).map_err(|e| e.to_string())?;
+        let (header_len, size) = atom_size(&head, file_len - pos)?;
+        let kind: [u8; 4] = head[4..8].try_into().expect("4 bytes");
+        if pos + size > file_len {
+            return Err(atom_error(&kind, pos, size, file_len - pos));
+        }
+        if &kind == b"moov" || &kind == b"moof" {
+            if size > MAX_TABLE_ATOM {
+                return Err(format!(
+                    "header: MP4 `{}` atom of {size} bytes (at most {MAX_TABLE_ATOM})",
+                    String::from_utf8_lossy(&kind)
+                ));
+            }
+            let mut body = vec![0u8; (size - header_len) as usize];
+            read_at(source, pos + header_len, &mut body).map_err(|e| e.to_string())?;
+            check_atoms(&body, pos + header_len, file_len, 1, &kind)?;
+        }
+        pos += size;
+    }
+    Ok(())
+}
+
+/// `(header length, atom length)` of the atom whose first bytes are
+/// `head`, with `room` bytes left in its parent.
+fn atom_size(head: &[u8], room: u64) -> Result<(u64, u64), String> {
+    let kind: [u8; 4] = head[4..8].try_into().expect("4 bytes");
+    match u32_be(head, 0).unwrap_or(0) {
+        // Runs to the end of its parent.
+        0 => Ok((8, room)),
+        1 => {
+            let large = head
+                .get(8..16)
+                .map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes")))
+                .unwrap_or(0);
+            if large < 16 {
+                return Err(atom_error(&kind, 0, large, room));
+            }
+            Ok((16, large))
+        }
+        size if size < 8 => Err(atom_error(&kind, 0, size, room)),
+        size => Ok((8, size)),
+    }
+}
+
+fn atom_error(kind: &[u8; 4], pos: u64, size: u64, room: u64) -> String {
+    format!(
+        "header: MP4 atom `{}` at byte {pos} claims {size} bytes, {room} remain",
+        String::from_utf8_lossy(kind).escape_debug()
+    )
+}
+
+fn check_atoms(body: &[u8], base: u64, file_len: u64, depth: usize, parent: &[u8; 4]) -> Check {
+    let mut at = 0usize;
+    while at + 8 <= body.len() {
+        let room = (body.len() - at) as u64;
+        let (header_len, size) = atom_size(&body[at..], room)?;
+        let kind: [u8; 4] = body[at + 4..at + 8].try_into().expect("4 bytes");
+        if size > room {
+            return Err(atom_error(&kind, base + at as u64, size, room));
+        }
+        let start = at + header_len as usize;
+        let payload = &body[start..at + size as usize];
+        let offset = base + start as u64;
+        if &kind == b"meta" && depth < 16 {
+            // MP4's `meta` is a full box (4 bytes of version and flags, then
+            // `hdlr`); QuickTime's starts with its `hdlr` atom directly.
+            let skip = if payload.get(4..8) == Some(b"hdlr") {
+                0
+            } else {
+                4
+            };
+            let children = payload.get(skip..).unwrap_or_default();
+            check_atoms(children, offset + skip as u64, file_len, depth + 1, &kind)?;
+        } else if (CONTAINERS.contains(&&kind) || parent == b"ilst") && depth < 16 {
+            check_atoms(payload, offset, file_len, depth + 1, &kind)?;
+        } else {
+            check_table(&kind, payload, file_len)?;
+        }
+        at += size as usize;
+    }
+    Ok(())
+}
+
+/// Entries of the sample tables symphonia reserves room for up front.
+fn check_table(kind: &[u8; 4], payload: &[u8], file_len: u64) -> Check {
+    let entry_len = match kind {
+        b"stco" | b"stss" => 4,
+        b"co64" | b"stts" | b"ctts" => 8,
+        b"stsc" => 12,
+        b"stsz" => return check_stsz(payload, file_len),
+        b"hdlr" if payload.len() < 24 => {
+            return Err(format!(
+                "header: MP4 `hdlr` atom of {} bytes, at least 24",
+                payload.len() + 8
+            ))
+        }
+        _ => return Ok(()),
+    };
+    let count = u32_be(payload, 4).unwrap_or(0);
+    let room = payload.len().saturating_sub(8) as u64;
+    if count * entry_len > room {
+        return Err(format!(
+            "header: MP4 `{}` table claims {count} entries, its atom holds {}",
+            String::from_utf8_lossy(kind),
+            room / entry_len
+        ));
+    }
+    Ok(())
+}
+
+fn check_stsz(payload: &[u8], file_len: u64) -> Check {
+    let fixed = u32_be(payload, 4).unwrap_or(0);
+    let count = u32_be(payload, 8).unwrap_or(0);
+    if fixed > file_len {
+        return Err(format!(
+            "header: MP4 samples of {fixed} bytes in a {file_len}-byte file"
+        ));
+    }
+    if fixed != 0 {
+        return Ok(());
+    }
+    let room = payload.len().saturating_sub(12) as u64;
+    if count * 4 > room {
+        return Err(format!(
+            "header: MP4 `stsz` table claims {count} entries, its atom holds {}",
+            room / 4
+        ));
+    }
+    let largest = (0..count as usize)
+        .filter_map(|i| u32_be(payload, 12 + 4 * i))
+        .max()
+        .unwrap_or(0);
+    if largest > file_len {
+        return Err(format!(
+            "header: MP4 sample of {largest} bytes in a {file_len}-byte file"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    fn atom(kind: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut a = ((payload.len() + 8) as u32).to_be_bytes().to_vec();
+        a.extend_from_slice(kind);
+        a.extend_from_slice(payload);
+        a
+    }
+
+    fn mp4(stbl_children: &[u8]) -> Vec<u8> {
+        let stbl = atom(b"stbl", stbl_children);
+        let moov = atom(
+            b"moov",
+            &atom(b"trak", &atom(b"mdia", &atom(b"minf", &stbl))),
+        );
+        let mut file = atom(b"ftyp", b"M4A \0\0\0\0");
+        file.extend(moov);
+        file
+    }
+
+    fn check(bytes: &[u8]) -> Check {
+        check_mp4(&mut Cursor::new(bytes), bytes.len() as u64)
+    }
+
+    #[test]
+    fn mp4_tables_must_fit_their_atoms() {
+        let table = |count: u32, entries: usize| {
+            let mut p = vec![0u8; 4];
+            p.extend_from_slice(&count.to_be_bytes());
+            p.extend(vec![0u8; entries * 12]);
+            atom(b"stsc", &p)
+        };
+        check(&mp4(&table(2, 2))).unwrap();
+        let e = check(&mp4(&table(0x8000_0000, 2))).unwrap_err();
+        assert!(
+            e.contains("`stsc` table claims 2147483648 entries, its atom holds 2"),
+            "{e}"
+        );
+        let mut stsz = vec![0u8; 8];
+        stsz.extend_from_slice(&1u32.to_be_bytes());
+        stsz.extend_from_slice(&u32::MAX.to_be_bytes());
+        let e = check(&mp4(&atom(b"stsz", &stsz))).unwrap_err();
+        assert!(e.contains("sample of 4294967295 bytes"), "{e}");
+    }
+
+    #[test]
+    fn mp4_atoms_must_fit_their_parent() {
+        let mut file = mp4(&[]);
+        let moov = file.len() - 40;
+        file[moov..moov + 4].copy_from_slice(&1000u32.to_be_bytes());
+        let e = check(&file).unwrap_err();
+        assert!(
+            e.contains("atom `moov`") && e.contains("claims 1000 bytes"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn vorbis_comment_lengths_must_fit() {
+        let mut c = 3u32.to_le_bytes().to_vec();
+        c.extend_from_slice(b"abc");
+        c.extend_from_slice(&1u32.to_le_bytes());
+        c.extend_from_slice(&2u32.to_le_bytes());
+        c.extend_from_slice(b"xy");
+        check_vorbis_comment(&c, c.len() as u64).unwrap();
+        let mut bad = c.clone();
+        bad[11..15].copy_from_slice(&0x2000_0000u32.to_le_bytes());
+        let e = check_vorbis_comment(&bad, bad.len() as u64).unwrap_err();
+        assert!(e.contains("entry claims 536870912 bytes, 2 remain"), "{e}");
+    }
+}
