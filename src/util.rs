@@ -34,13 +34,13 @@ where
     Ok(())
 }
 
+/// A CSV reader over a file read into memory.
+pub type CsvReader = csv::Reader<std::io::Cursor<Vec<u8>>>;
+
 /// Open a CSV file with a header row (fields trimmed when `trim`); returns
 /// the reader, positioned at the first record, the header names, and the
 /// file's line index for messages.
-pub fn open_csv(
-    path: &Path,
-    trim: bool,
-) -> Result<(csv::Reader<std::io::Cursor<Vec<u8>>>, Vec<String>, CsvLines)> {
+pub fn open_csv(path: &Path, trim: bool) -> Result<(CsvReader, Vec<String>, CsvLines)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let lines = CsvLines::new(path, &bytes);
     let mut reader = csv::ReaderBuilder::new()

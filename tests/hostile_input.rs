@@ -153,15 +153,9 @@ fn hostile_folder_through_every_command() {
             (file_name(b["path"].as_str().unwrap()), (problem, detail))
         })
         .collect();
-    let mut table = String::new();
     for h in &files {
         let name = file_name(&h.path.to_string_lossy());
         let found = bad.get(&name);
-        table += &format!(
-            "| {name} | {:?} | {} |\n",
-            h.expect,
-            found.map_or("ok".to_string(), |(p, d)| format!("{p}: {d}"))
-        );
         match (h.expect, found) {
             (Expect::Bad(problem), Some((got, detail))) => {
                 assert_eq!(got, problem, "{name}: {detail}");
@@ -177,7 +171,6 @@ fn hostile_folder_through_every_command() {
             _ => {}
         }
     }
-    std::fs::write(dir.join("validate_table.md"), table).unwrap();
 
     let features = dir.join("features.csv");
     let report = assert_clean(
@@ -195,7 +188,8 @@ fn hostile_folder_through_every_command() {
         "features",
         0,
     );
-    check_skips("features", &files, &skipped_by_name(&report["skipped"]));
+    let features_skipped = skipped_by_name(&report["skipped"]);
+    check_skips("features", &files, &features_skipped);
     let rows = std::fs::read_to_string(&features).unwrap();
     for h in files.iter().filter(|h| h.expect == Expect::Good) {
         let name = file_name(&h.path.to_string_lossy());
@@ -217,7 +211,8 @@ fn hostile_folder_through_every_command() {
         "spectrogram",
         0,
     );
-    check_skips("spectrogram", &files, &skipped_by_name(&report["skipped"]));
+    let spectrogram_skipped = skipped_by_name(&report["skipped"]);
+    check_skips("spectrogram", &files, &spectrogram_skipped);
     let index = std::fs::read_to_string(spectrograms.join("index.csv")).unwrap();
     for h in files.iter().filter(|h| h.expect == Expect::Good) {
         let name = file_name(&h.path.to_string_lossy());
@@ -249,4 +244,49 @@ fn hostile_folder_through_every_command() {
         })
         .collect();
     check_skips("train", &files, &skipped);
+    let table = outcome_table(
+        &files,
+        &bad,
+        [&features_skipped, &spectrogram_skipped, &skipped],
+    );
+    std::fs::write(dir.join("hostile_table.md"), table).unwrap();
+}
+
+/// One row per file: what was expected, what `data validate` said, and
+/// whether `features`, `spectrogram` and `train` processed or skipped it.
+fn outcome_table(
+    files: &[Hostile],
+    bad: &HashMap<String, (String, String)>,
+    skipped: [&HashMap<String, String>; 3],
+) -> String {
+    let mut table = String::from(
+        "| file | expected | validate | features | spectrogram | train |\n|---|---|---|---|---|---|\n",
+    );
+    for h in files {
+        let name = file_name(&h.path.to_string_lossy());
+        let validate = bad
+            .get(&name)
+            .map_or("ok".to_string(), |(problem, detail)| {
+                let reason = detail.rsplit("audio: ").next().unwrap_or(detail);
+                format!(
+                    "{problem}: {}",
+                    reason.split(" (manifest line").next().unwrap_or(reason)
+                )
+            });
+        let verdict = |s: &HashMap<String, String>| {
+            if s.contains_key(&name) {
+                "skipped"
+            } else {
+                "processed"
+            }
+        };
+        table += &format!(
+            "| {name} | {:?} | {validate} | {} | {} | {} |\n",
+            h.expect,
+            verdict(skipped[0]),
+            verdict(skipped[1]),
+            verdict(skipped[2])
+        );
+    }
+    table
 }

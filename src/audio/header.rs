@@ -49,6 +49,8 @@ pub fn check_header<S: Read + Seek + ?Sized>(
         lengths::check_ogg(source, file_len).map(|()| HeaderFacts::default())
     } else if MP4_FIRST_ATOMS.contains(&&magic[4..8]) {
         lengths::check_mp4(source, file_len).map(|()| HeaderFacts::default())
+    } else if &magic[0..3] == b"ID3" {
+        lengths::check_id3v2(source, file_len).map(|()| HeaderFacts::default())
     } else {
         Ok(HeaderFacts::default())
     };

@@ -42,6 +42,64 @@ fn u32_le(b: &[u8], at: usize) -> Option<u64> {
         .map(|s| u64::from(u32::from_le_bytes(s.try_into().expect("4 bytes"))))
 }
 
+/// ID3v2 (before MP3 frames, and in some other files): the tag inside the
+/// file and every frame inside the tag.
+pub fn check_id3v2<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
+    let mut head = [0u8; 10];
+    if read_at(source, 0, &mut head).map_err(|e| e.to_string())? < 10 || &head[0..3] != b"ID3" {
+        return Ok(());
+    }
+    let (version, flags) = (head[3], head[5]);
+    let tag_len = synchsafe(&head[6..10]) + if flags & 0x10 != 0 { 10 } else { 0 };
+    if 10 + tag_len > file_len {
+        return Err(format!(
+            "header: ID3v2 tag claims {tag_len} bytes, the file has {}",
+            file_len - 10
+        ));
+    }
+    let mut tag = vec![0u8; tag_len as usize];
+    read_at(source, 10, &mut tag).map_err(|e| e.to_string())?;
+    let mut at = 0usize;
+    if flags & 0x40 != 0 && version >= 3 {
+        // Extended header: v2.4 counts itself (synchsafe), v2.3 does not.
+        at = match version {
+            3 => 4 + u32_be(&tag, 0).unwrap_or(0) as usize,
+            _ => synchsafe(tag.get(0..4).unwrap_or(&[0; 4])) as usize,
+        };
+    }
+    let (id_len, size_len) = if version == 2 { (3, 3) } else { (4, 4) };
+    let header = if version == 2 { 6 } else { 10 };
+    while at + header <= tag.len() && tag[at] != 0 {
+        let size_bytes = &tag[at + id_len..at + id_len + size_len];
+        let size = match version {
+            2 => u64::from(u32::from_be_bytes([
+                0,
+                size_bytes[0],
+                size_bytes[1],
+                size_bytes[2],
+            ])),
+            3 => u32_be(size_bytes, 0).unwrap_or(0),
+            _ => synchsafe(size_bytes),
+        };
+        let left = (tag.len() - at - header) as u64;
+        if size > left {
+            return Err(format!(
+                "header: ID3v2 frame `{}` claims {size} bytes, {left} remain in the tag",
+                String::from_utf8_lossy(&tag[at..at + id_len]).escape_debug()
+            ));
+        }
+        at += header + size as usize;
+    }
+    Ok(())
+}
+
+/// A 28-bit ID3v2 "synchsafe" integer (7 bits per byte).
+fn synchsafe(bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(0, |acc, &b| (acc << 7) | u64::from(b & 0x7F))
+}
+
 /// FLAC: metadata blocks inside the file, and the Vorbis comment block's
 /// lengths inside the block.
 pub fn check_flac<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
@@ -69,15 +127,47 @@ pub fn check_flac<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Che
                 return Err("header: sample rate 0 Hz".into());
             }
         }
-        if kind == 4 {
+        if kind == 4 || kind == 6 {
             let mut block = vec![0u8; len as usize];
             read_at(source, pos + 4, &mut block).map_err(|e| e.to_string())?;
-            check_vorbis_comment(&block, len)?;
+            if kind == 4 {
+                check_vorbis_comment(&block, len)?;
+            } else {
+                check_flac_picture(&block)?;
+            }
         }
         if head[0] & 0x80 != 0 {
             return Ok(());
         }
         pos += 4 + len;
+    }
+}
+
+/// A FLAC PICTURE block: its MIME type, description and picture data
+/// lengths inside the block.
+fn check_flac_picture(block: &[u8]) -> Check {
+    let mut at = 4usize;
+    for what in ["MIME type", "description"] {
+        let Some(len) = u32_be(block, at) else {
+            return Ok(());
+        };
+        at += 4;
+        let left = block.len().saturating_sub(at) as u64;
+        if len > left {
+            return Err(format!(
+                "header: FLAC picture {what} claims {len} bytes, {left} remain"
+            ));
+        }
+        at += len as usize;
+    }
+    // Width, height, depth, colours, then the picture's length.
+    at += 16;
+    match u32_be(block, at) {
+        Some(len) if len > block.len().saturating_sub(at + 4) as u64 => Err(format!(
+            "header: FLAC picture data claims {len} bytes, {} remain",
+            block.len().saturating_sub(at + 4)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -232,10 +322,92 @@ fn check_atoms(body: &[u8], base: u64, file_len: u64, depth: usize, parent: &[u8
             check_atoms(children, offset + skip as u64, file_len, depth + 1, &kind)?;
         } else if (CONTAINERS.contains(&&kind) || parent == b"ilst") && depth < 16 {
             check_atoms(payload, offset, file_len, depth + 1, &kind)?;
+        } else if let Some(skip) = children_offset(&kind, payload).filter(|_| depth < 16) {
+            let children = payload.get(skip..).unwrap_or_default();
+            check_atoms(children, offset + skip as u64, file_len, depth + 1, &kind)?;
         } else {
             check_table(&kind, payload, file_len)?;
         }
         at += size as usize;
+    }
+    Ok(())
+}
+
+/// Audio sample entries inside `stsd`, whose children (`esds`, ...) follow
+/// a fixed header.
+const SAMPLE_ENTRIES: [&[u8; 4]; 5] = [b"mp4a", b"alac", b"fLaC", b"Opus", b"enca"];
+
+/// Where the children of a `stsd` atom or of a sample entry start in its
+/// payload, if `kind` is one of those.
+fn children_offset(kind: &[u8; 4], payload: &[u8]) -> Option<usize> {
+    if kind == b"stsd" {
+        return Some(8);
+    }
+    if !SAMPLE_ENTRIES.contains(&kind) {
+        return None;
+    }
+    // QuickTime sound description versions 1 and 2 add 16 and 36 bytes.
+    let version = payload.get(8..10).map(|v| u16::from_be_bytes([v[0], v[1]]));
+    Some(
+        28 + match version {
+            Some(1) => 16,
+            Some(2) => 36,
+            _ => 0,
+        },
+    )
+}
+
+/// The MPEG-4 descriptors of an `esds` atom: each one's length inside its
+/// parent's.
+fn check_esds(payload: &[u8]) -> Check {
+    check_descriptors(payload.get(4..).unwrap_or_default(), 0)
+}
+
+fn check_descriptors(bytes: &[u8], depth: usize) -> Check {
+    let mut at = 0usize;
+    while at < bytes.len() && depth < 8 {
+        let tag = bytes[at];
+        let mut len = 0u64;
+        let mut header = 1;
+        for k in 0..4 {
+            let Some(&b) = bytes.get(at + 1 + k) else {
+                return Ok(());
+            };
+            len = (len << 7) | u64::from(b & 0x7F);
+            header += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let start = at + header;
+        let left = bytes.len().saturating_sub(start) as u64;
+        if len > left {
+            return Err(format!(
+                "header: MP4 descriptor (tag {tag}) claims {len} bytes, {left} remain"
+            ));
+        }
+        let body = &bytes[start..start + len as usize];
+        // ES descriptor: ID, flags and their optional fields, then children;
+        // decoder config: 13 bytes, then children.
+        let children = match tag {
+            3 => body.get(2).map(|&flags| {
+                let url = if flags & 0x40 != 0 {
+                    1 + body
+                        .get(3 + 2 * usize::from(flags >> 7))
+                        .copied()
+                        .unwrap_or(0) as usize
+                } else {
+                    0
+                };
+                3 + 2 * usize::from(flags >> 7) + url + 2 * usize::from((flags >> 5) & 1)
+            }),
+            4 => Some(13),
+            _ => None,
+        };
+        if let Some(skip) = children {
+            check_descriptors(body.get(skip..).unwrap_or_default(), depth + 1)?;
+        }
+        at = start + len as usize;
     }
     Ok(())
 }
@@ -247,6 +419,7 @@ fn check_table(kind: &[u8; 4], payload: &[u8], file_len: u64) -> Check {
         b"co64" | b"stts" | b"ctts" => 8,
         b"stsc" => 12,
         b"stsz" => return check_stsz(payload, file_len),
+        b"esds" => return check_esds(payload),
         b"hdlr" if payload.len() < 24 => {
             return Err(format!(
                 "header: MP4 `hdlr` atom of {} bytes, at least 24",

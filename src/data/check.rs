@@ -99,7 +99,10 @@ pub fn check_clip(path: &Path, label: &str, options: &CheckOptions) -> ClipCheck
                 Error::Truncated { .. } => Problem::Truncated,
                 _ => Problem::Unreadable,
             });
-            check.detail = e.to_string();
+            // The report names the path already; keep the reason only.
+            let text = e.to_string();
+            let prefix = format!("{}: ", path.display());
+            check.detail = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
             return check;
         }
     };
