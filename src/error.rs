@@ -25,7 +25,7 @@ pub enum Error {
     Implausible { path: PathBuf, reason: String },
 
     #[error(
-        "{path}: truncated: the header promises {promised_s:.3} s, the file holds {decoded_s:.3} s"
+        "{path}: truncated: the header promises {promised_s:.3} s, only {decoded_s:.3} s decode"
     )]
     Truncated {
         path: PathBuf,

@@ -92,10 +92,26 @@ fn check_chunks<S: Read + Seek + ?Sized>(
             Endian::Little => u32::from_le_bytes(size_bytes),
             Endian::Big => u32::from_be_bytes(size_bytes),
         };
-        // Only the start of a chunk is ever needed (fmt and COMM are short).
-        let mut body = vec![0u8; (size as usize).min(64)];
+        let audio = &id == b"data" || &id == b"SSND";
+        let room = file_len - pos - 8;
+        // The audio chunk may run past the end (a truncated file, reported
+        // as such later); any other chunk is read whole by the decoder.
+        if !audio && u64::from(size) > room {
+            return Err(chunk_error(&id, pos, size, room));
+        }
+        // Only the start of a chunk is needed (fmt and COMM are short),
+        // except a LIST, whose entries are checked in turn.
+        let wanted = if &id == b"LIST" {
+            size.min(16 << 20)
+        } else {
+            size.min(64)
+        };
+        let mut body = vec![0u8; wanted as usize];
         let got = read_up_to(source, &mut body).map_err(|e| e.to_string())?;
         body.truncate(got);
+        if &id == b"LIST" {
+            check_list(&body, pos + 8)?;
+        }
         if check(&id, &body, size, &mut facts)? {
             return Ok(facts);
         }
@@ -104,6 +120,28 @@ fn check_chunks<S: Read + Seek + ?Sized>(
     Err(format!(
         "header: more than {MAX_CHUNKS} chunks before the audio"
     ))
+}
+
+fn chunk_error(id: &[u8; 4], pos: u64, size: u32, room: u64) -> String {
+    format!(
+        "header: chunk `{}` at byte {pos} claims {size} bytes, {room} remain",
+        String::from_utf8_lossy(id).escape_debug()
+    )
+}
+
+/// The entries of a RIFF LIST chunk (`INFO` tags): each inside the list.
+fn check_list(body: &[u8], base: u64) -> Result<(), String> {
+    let mut at = 4usize;
+    while at + 8 <= body.len() {
+        let id: [u8; 4] = body[at..at + 4].try_into().expect("4 bytes");
+        let size = u32::from_le_bytes(body[at + 4..at + 8].try_into().expect("4 bytes"));
+        let room = (body.len() - at - 8) as u64;
+        if u64::from(size) > room {
+            return Err(chunk_error(&id, base + at as u64, size, room));
+        }
+        at += 8 + size as usize + (size as usize & 1);
+    }
+    Ok(())
 }
 
 fn check_wave_chunk(
