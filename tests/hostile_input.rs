@@ -11,8 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::hostile::{make_hostile_folder, Expect, Hostile};
-use common::soundclass;
-use soundclass::config::Config;
+use common::{soundclass, tiny_config};
 
 const CLASSES: [&str; 2] = ["A", "B"];
 
@@ -46,29 +45,8 @@ fn write_manifest(dir: &Path, files: &[Hostile]) -> PathBuf {
 }
 
 fn write_config(dir: &Path, manifest: &Path) -> PathBuf {
-    let sets: Vec<String> = [
-        format!("data.manifest={}", manifest.display()),
-        "data.classes=[\"A\", \"B\"]".into(),
-        "data.min_seconds=0.05".into(),
-        "experiment.name=hostile".into(),
-        "audio.sample_rate=16000".into(),
-        "audio.clip_seconds=0.5".into(),
-        "features.clip_seconds=0.5".into(),
-        "features.sample_rate=16000".into(),
-        "spectrogram.preset=custom".into(),
-        "spectrogram.n_fft=256".into(),
-        "spectrogram.hop_length=128".into(),
-        "spectrogram.win_length=256".into(),
-        "spectrogram.n_mels=24".into(),
-        "spectrogram.fmax=8000.0".into(),
-        "model.arch=cnn4".into(),
-        "model.width=4".into(),
-        "model.blocks=2".into(),
-        "training.epochs=1".into(),
-        "training.batch_size=8".into(),
-    ]
-    .into();
-    let config = Config::load(None, &sets).unwrap();
+    let extra = ["data.min_seconds=0.05", "experiment.name=hostile"];
+    let config = tiny_config(manifest, &CLASSES, &extra);
     let path = dir.join("hostile.toml");
     std::fs::write(&path, config.to_toml_string().unwrap()).unwrap();
     path

@@ -13,8 +13,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::write_sine;
-use soundclass::config::Config;
+use common::{tiny_config, write_sine};
 
 fn fixture(dir: &Path) -> PathBuf {
     let mut csv = String::from("path,label,split\n");
@@ -31,27 +30,15 @@ fn fixture(dir: &Path) -> PathBuf {
     }
     let manifest = dir.join("manifest.csv");
     std::fs::write(&manifest, csv).unwrap();
-    let sets: Vec<String> = vec![
-        format!("data.manifest={}", manifest.display()),
-        "data.classes=[\"A\", \"B\"]".into(),
-        "audio.sample_rate=16000".into(),
-        "audio.clip_seconds=0.5".into(),
-        "features.clip_seconds=0.5".into(),
-        "features.sample_rate=16000".into(),
-        "spectrogram.preset=custom".into(),
-        "spectrogram.n_fft=256".into(),
-        "spectrogram.hop_length=128".into(),
-        "spectrogram.win_length=256".into(),
-        "spectrogram.n_mels=24".into(),
-        "spectrogram.fmax=8000.0".into(),
-        "model.arch=cnn4".into(),
-        "model.width=8".into(),
-        "model.blocks=2".into(),
-        "training.epochs=2".into(),
-        "training.batch_size=4".into(),
+    let extra = [
+        "model.width=8",
+        "training.epochs=2",
+        "training.batch_size=4",
     ];
+    let text = tiny_config(&manifest, &["A", "B"], &extra)
+        .to_toml_string()
+        .unwrap();
     let config = dir.join("c.toml");
-    let text = Config::load(None, &sets).unwrap().to_toml_string().unwrap();
     std::fs::write(&config, text).unwrap();
     config
 }
@@ -81,7 +68,23 @@ extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-/// Every file under `dir`, recursively.
+/// Every file under `dir`, recursively, after checking that no temporary
+/// file of an interrupted atomic write was left behind.
+fn whole_files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let files = files_under(dir);
+    let mut out = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().to_string();
+        assert!(
+            !name.starts_with(".tmp-"),
+            "left behind: {}",
+            file.display()
+        );
+        out.push((file, name));
+    }
+    out
+}
+
 fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -129,13 +132,7 @@ fn a_full_disk_stops_training_with_no_partial_file() {
     );
     let stderr = assert_clean_failure(&out, "run/");
     assert!(stderr.contains("File too large"), "{stderr}");
-    for file in files_under(&run) {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        assert!(
-            !name.starts_with(".tmp-"),
-            "left behind: {}",
-            file.display()
-        );
+    for (file, name) in whole_files_under(&run) {
         if name.ends_with(".ckpt") {
             soundclass::train::checkpoint::load(&file)
                 .unwrap_or_else(|e| panic!("half-written checkpoint {name}: {e}"));
@@ -149,7 +146,8 @@ fn a_full_disk_leaves_whole_feature_cache_entries() {
     let config = fixture(tmp.path());
     let cache = tmp.path().join("cache");
     let table = tmp.path().join("features.csv");
-    // Cache entries (1-2 KiB each) fit; the table of 8 rows does not.
+    // 4 blocks (2 KiB under dash, 4 KiB under bash): the cache entries of
+    // 84 features or the table of 8 rows run into the limit.
     let out = run_limited(
         "trap '' XFSZ; ulimit -f 4;",
         &[
@@ -170,13 +168,7 @@ fn a_full_disk_leaves_whole_feature_cache_entries() {
         assert_clean_failure(&out, &tmp.path().display().to_string());
         assert!(!table.exists(), "a half-written table was left");
     }
-    for file in files_under(&cache) {
-        let name = file.file_name().unwrap().to_string_lossy().to_string();
-        assert!(
-            !name.starts_with(".tmp-"),
-            "left behind: {}",
-            file.display()
-        );
+    for (file, name) in whole_files_under(&cache) {
         let text = std::fs::read_to_string(&file).unwrap();
         serde_json::from_str::<serde_json::Value>(&text)
             .unwrap_or_else(|e| panic!("half-written cache entry {name}: {e}"));

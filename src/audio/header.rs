@@ -255,7 +255,10 @@ fn extended_to_f64(bytes: [u8; 10]) -> f64 {
 }
 
 /// `read_exact` that stops at the end of the data, returning how much it got.
-fn read_up_to<S: Read + ?Sized>(source: &mut S, buf: &mut [u8]) -> std::io::Result<usize> {
+pub(super) fn read_up_to<S: Read + ?Sized>(
+    source: &mut S,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
     let mut got = 0;
     while got < buf.len() {
         match source.read(&mut buf[got..]) {

@@ -20,16 +20,7 @@ fn read_at<S: Read + Seek + ?Sized>(
     buf: &mut [u8],
 ) -> std::io::Result<usize> {
     source.seek(SeekFrom::Start(pos))?;
-    let mut got = 0;
-    while got < buf.len() {
-        match source.read(&mut buf[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(got)
+    super::header::read_up_to(source, buf)
 }
 
 fn u32_be(b: &[u8], at: usize) -> Option<u64> {

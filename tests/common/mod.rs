@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use soundclass::audio::{wav_bytes, write_wav, WavEncoding};
+use soundclass::config::Config;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -140,4 +141,31 @@ pub fn soundclass_json(args: &[&str], code: i32) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+/// A config small enough for command tests: 0.5-s clips at 16 kHz, a 24-bin
+/// log-Mel, a 4-wide cnn4 for one epoch; `extra` are further `--set`s.
+pub fn tiny_config(manifest: &Path, classes: &[&str], extra: &[&str]) -> Config {
+    let quoted: Vec<String> = classes.iter().map(|c| format!("\"{c}\"")).collect();
+    let mut sets: Vec<String> = vec![
+        format!("data.manifest={}", manifest.display()),
+        format!("data.classes=[{}]", quoted.join(", ")),
+        "audio.sample_rate=16000".into(),
+        "audio.clip_seconds=0.5".into(),
+        "features.clip_seconds=0.5".into(),
+        "features.sample_rate=16000".into(),
+        "spectrogram.preset=custom".into(),
+        "spectrogram.n_fft=256".into(),
+        "spectrogram.hop_length=128".into(),
+        "spectrogram.win_length=256".into(),
+        "spectrogram.n_mels=24".into(),
+        "spectrogram.fmax=8000.0".into(),
+        "model.arch=cnn4".into(),
+        "model.width=4".into(),
+        "model.blocks=2".into(),
+        "training.epochs=1".into(),
+        "training.batch_size=8".into(),
+    ];
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    Config::load(None, &sets).unwrap()
 }
