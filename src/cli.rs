@@ -1,6 +1,8 @@
 //! The `soundclass` command line. The binary parses [`Cli`] and hands it to
 //! [`execute`]; everything here returns the library's typed errors.
 
+mod sweep;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -71,8 +73,9 @@ pub enum Command {
     Evaluate(EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
     Predict(PendingArgs),
-    /// Run a hyperparameter sweep.
-    Sweep(PendingArgs),
+    /// Hyperparameter sweeps: run, resume, status.
+    #[command(subcommand)]
+    Sweep(sweep::SweepCommand),
     /// Build a report from runs.
     Report(PendingArgs),
     /// Benchmarks.
@@ -371,7 +374,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Predict(_) => pending("predict", "prediction"),
-        Command::Sweep(_) => pending("sweep", "sweeps"),
+        Command::Sweep(command) => sweep::execute(command),
         Command::Report(_) => pending("report", "reports"),
         Command::Bench(BenchCommand::Gbdt {
             features,

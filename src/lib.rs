@@ -16,6 +16,7 @@ pub mod gpu;
 pub mod model;
 pub mod npy;
 pub mod plot;
+pub mod sweep;
 pub mod train;
 pub mod util;
 

@@ -1,0 +1,250 @@
+//! What a sweep found: points ranked by their mean objective over repeats
+//! (with the seeds' standard deviation, since seed noise here is several
+//! points), and the marginal effect of every swept parameter.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::run::{describe, SweepDir, TrialState, TrialTable};
+use super::spec::Mode;
+use crate::error::Result;
+use crate::util::{atomic_write, atomic_write_str};
+
+/// One point of the space with its repeats' results.
+#[derive(Debug, Clone, Serialize)]
+pub struct PointResult {
+    pub rank: usize,
+    pub point: usize,
+    pub values: Vec<(String, String)>,
+    pub mean: f64,
+    /// Sample standard deviation over repeats (0 for one repeat).
+    pub std: f64,
+    /// Finished repeats.
+    pub count: usize,
+    pub failed: usize,
+}
+
+/// Mean ± std of the objective over every finished trial with one value
+/// of one parameter.
+#[derive(Debug, Clone, Serialize)]
+pub struct Marginal {
+    pub parameter: String,
+    pub value: String,
+    pub mean: f64,
+    pub std: f64,
+    pub count: usize,
+}
+
+/// Mean and sample standard deviation.
+pub fn mean_std(values: &[f64]) -> (f64, f64) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    if values.len() < 2 {
+        return (mean, 0.0);
+    }
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, var.sqrt())
+}
+
+/// The finished and failed trials of one point.
+#[derive(Default)]
+struct PointTally {
+    values: Vec<(String, String)>,
+    metrics: Vec<f64>,
+    failed: usize,
+}
+
+/// Points with at least one finished trial, best first.
+pub fn rank_points(table: &TrialTable, mode: Mode) -> Vec<PointResult> {
+    let mut by_point: BTreeMap<usize, PointTally> = BTreeMap::new();
+    for record in &table.trials {
+        let tally = by_point.entry(record.trial.point).or_default();
+        if tally.values.is_empty() {
+            tally.values = record
+                .trial
+                .values
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect();
+        }
+        match (record.state, record.metric) {
+            (TrialState::Done, Some(m)) => tally.metrics.push(m),
+            (TrialState::Failed, _) => tally.failed += 1,
+            _ => {}
+        }
+    }
+    let mut points: Vec<PointResult> = by_point
+        .into_iter()
+        .filter(|(_, tally)| !tally.metrics.is_empty())
+        .map(|(point, tally)| {
+            let (mean, std) = mean_std(&tally.metrics);
+            PointResult {
+                rank: 0,
+                point,
+                values: tally.values,
+                mean,
+                std,
+                count: tally.metrics.len(),
+                failed: tally.failed,
+            }
+        })
+        .collect();
+    points.sort_by(|a, b| {
+        let order = a.mean.total_cmp(&b.mean);
+        match mode {
+            Mode::Max => order.reverse(),
+            Mode::Min => order,
+        }
+    });
+    for (i, p) in points.iter_mut().enumerate() {
+        p.rank = i + 1;
+    }
+    points
+}
+
+/// Per parameter and value, the objective over every finished trial.
+pub fn marginals(table: &TrialTable) -> Vec<Marginal> {
+    let mut groups: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
+    for record in &table.trials {
+        let Some(metric) = record.metric.filter(|_| record.state == TrialState::Done) else {
+            continue;
+        };
+        for (key, value) in &record.trial.values {
+            groups
+                .entry((key.clone(), value.to_string()))
+                .or_default()
+                .push(metric);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((parameter, value), metrics)| {
+            let (mean, std) = mean_std(&metrics);
+            Marginal {
+                parameter,
+                value,
+                mean,
+                std,
+                count: metrics.len(),
+            }
+        })
+        .collect()
+}
+
+/// `leaderboard.csv` and `leaderboard.md` in the sweep folder.
+pub fn write_leaderboard(sweep: &SweepDir, table: &TrialTable) -> Result<()> {
+    let points = rank_points(table, sweep.spec.mode());
+    let csv_path = sweep.dir.join("leaderboard.csv");
+    atomic_write(&csv_path, |w| {
+        let mut out = csv::Writer::from_writer(w);
+        let keys: Vec<&String> = sweep.spec.parameters.keys().collect();
+        let mut header = vec!["rank", "point"];
+        header.extend(keys.iter().map(|k| k.as_str()));
+        header.extend(["mean", "std", "count", "failed"]);
+        out.write_record(&header)?;
+        for p in &points {
+            let mut row = vec![p.rank.to_string(), p.point.to_string()];
+            row.extend(p.values.iter().map(|(_, v)| v.clone()));
+            row.extend([
+                p.mean.to_string(),
+                p.std.to_string(),
+                p.count.to_string(),
+                p.failed.to_string(),
+            ]);
+            out.write_record(&row)?;
+        }
+        out.flush()
+    })?;
+    atomic_write_str(
+        &sweep.dir.join("leaderboard.md"),
+        &markdown(sweep, table, &points),
+    )
+}
+
+fn markdown(sweep: &SweepDir, table: &TrialTable, points: &[PointResult]) -> String {
+    let metric = sweep.spec.sweep.metric.as_str();
+    let count = |state: TrialState| table.trials.iter().filter(|r| r.state == state).count();
+    let mut md = format!(
+        "# Sweep `{}`: {metric} ({:?} is better)\n\n{} trials: {} done, {} failed, {} pending or running.\n\n",
+        sweep.spec.sweep.name,
+        sweep.spec.mode(),
+        table.trials.len(),
+        count(TrialState::Done),
+        count(TrialState::Failed),
+        count(TrialState::Pending) + count(TrialState::Running),
+    );
+    md += &format!("| rank | point | {metric} (mean ± std) | repeats |\n|---:|---|---:|---:|\n");
+    for p in points {
+        let values: Vec<(String, toml::Value)> = p
+            .values
+            .iter()
+            .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
+            .collect();
+        let point = describe(&values).replace('"', "");
+        md += &format!(
+            "| {} | {point} | {:.4} ± {:.4} | {} |\n",
+            p.rank, p.mean, p.std, p.count
+        );
+    }
+    md += &format!("\n## Marginal effects\n\n| parameter | value | {metric} (mean ± std) | trials |\n|---|---|---:|---:|\n");
+    for m in marginals(table) {
+        md += &format!(
+            "| {} | {} | {:.4} ± {:.4} | {} |\n",
+            m.parameter, m.value, m.mean, m.std, m.count
+        );
+    }
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::run::TrialRecord;
+    use crate::sweep::spec::Objective;
+    use crate::sweep::Trial;
+
+    fn record(point: usize, state: TrialState, metric: Option<f64>) -> TrialRecord {
+        TrialRecord {
+            trial: Trial {
+                id: String::new(),
+                point,
+                repeat: 0,
+                seed: 0,
+                values: vec![(
+                    "model.dropout".into(),
+                    toml::Value::Float(point as f64 / 10.0),
+                )],
+            },
+            state,
+            epochs: None,
+            metric,
+            wall_seconds: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn points_rank_by_mean_with_sample_std() {
+        let table = TrialTable {
+            metric: Objective::ValLoss,
+            trials: vec![
+                record(0, TrialState::Done, Some(0.5)),
+                record(0, TrialState::Done, Some(0.7)),
+                record(1, TrialState::Done, Some(0.4)),
+                record(1, TrialState::Failed, None),
+                record(2, TrialState::Pending, None),
+            ],
+        };
+        let min = rank_points(&table, Mode::Min);
+        assert_eq!(min.len(), 2, "a point with no finished trial has no rank");
+        assert_eq!((min[0].point, min[0].count, min[0].failed), (1, 1, 1));
+        assert!((min[1].mean - 0.6).abs() < 1e-12);
+        // Sample std of 0.5 and 0.7.
+        assert!((min[1].std - 0.02f64.sqrt()).abs() < 1e-12);
+        assert_eq!(rank_points(&table, Mode::Max)[0].point, 0);
+        let effects = marginals(&table);
+        assert_eq!(effects.len(), 2);
+        assert_eq!((effects[0].value.as_str(), effects[0].count), ("0.0", 2));
+    }
+}

@@ -1,0 +1,279 @@
+//! The sweep folder and the loop that runs its trials. State lives in
+//! files so that a sweep killed at any point resumes where it stopped:
+//! `trials.json` (every trial's state, rewritten atomically under
+//! `trials.lock`), and `trials/<id>/`, a normal training run folder each,
+//! whose `last.ckpt` lets an interrupted trial continue from its last epoch.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::leaderboard::write_leaderboard;
+use super::space::{trials, Trial};
+use super::spec::{Objective, SweepSpec};
+use crate::error::{Error, Result};
+use crate::train::cnn::{last_checkpoint, train, TrainRequest, TrainSummary};
+use crate::train::device::DeviceChoice;
+use crate::util::{atomic_write_str, utc_timestamp};
+
+/// Where a trial stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrialState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl TrialState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialState::Pending => "pending",
+            TrialState::Running => "running",
+            TrialState::Done => "done",
+            TrialState::Failed => "failed",
+        }
+    }
+}
+
+/// A trial and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialRecord {
+    #[serde(flatten)]
+    pub trial: Trial,
+    pub state: TrialState,
+    /// Epochs trained so far.
+    pub epochs: Option<usize>,
+    /// The objective at the best epoch.
+    pub metric: Option<f64>,
+    pub wall_seconds: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// `trials.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialTable {
+    pub metric: Objective,
+    pub trials: Vec<TrialRecord>,
+}
+
+/// An open sweep folder.
+#[derive(Debug, Clone)]
+pub struct SweepDir {
+    pub dir: PathBuf,
+    pub spec: SweepSpec,
+}
+
+/// Options of `sweep run` / `sweep resume`.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub device: DeviceChoice,
+    /// Extra `--set` overrides for every trial (after the point's values).
+    pub overrides: Vec<String>,
+    /// Run trials that failed before again.
+    pub retry_failed: bool,
+    pub quiet: bool,
+}
+
+impl SweepDir {
+    /// Make the sweep folder (`runs/sweeps/<name>/<UTC time>/` unless
+    /// `dir`): the resolved spec, the trial table, the folder per trial.
+    pub fn create(spec: SweepSpec, dir: Option<&Path>, overrides: &[String]) -> Result<Self> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => Path::new("runs/sweeps")
+                .join(&spec.sweep.name)
+                .join(utc_timestamp()),
+        };
+        if dir.join("trials.json").exists() {
+            return Err(Error::InvalidArgument(format!(
+                "{} already holds a sweep: use `soundclass sweep resume {}`",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir.join("trials")).map_err(|e| Error::io(&dir, e))?;
+        let saved = SavedSpec {
+            spec: spec.clone(),
+            overrides: overrides.to_vec(),
+        };
+        let text = toml::to_string_pretty(&saved).map_err(|e| Error::ConfigValue {
+            key: "sweep".into(),
+            reason: e.to_string(),
+        })?;
+        atomic_write_str(&dir.join("sweep.toml"), &text)?;
+        let table = TrialTable {
+            metric: spec.sweep.metric,
+            trials: trials(&spec)
+                .into_iter()
+                .map(|trial| TrialRecord {
+                    trial,
+                    state: TrialState::Pending,
+                    epochs: None,
+                    metric: None,
+                    wall_seconds: None,
+                    error: None,
+                })
+                .collect(),
+        };
+        let sweep = Self { dir, spec };
+        sweep.write_table(&table)?;
+        Ok(sweep)
+    }
+
+    /// Open an existing sweep folder; returns it and the overrides it was
+    /// started with.
+    pub fn open(dir: &Path) -> Result<(Self, Vec<String>)> {
+        let path = dir.join("sweep.toml");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        let saved: SavedSpec = toml::from_str(&text).map_err(|e| Error::ConfigSyntax {
+            path: path.clone(),
+            reason: e.message().to_string(),
+        })?;
+        Ok((
+            Self {
+                dir: dir.to_path_buf(),
+                spec: saved.spec,
+            },
+            saved.overrides,
+        ))
+    }
+
+    pub fn read_table(&self) -> Result<TrialTable> {
+        let path = self.dir.join("trials.json");
+        let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+        serde_json::from_str(&text).map_err(|e| Error::Manifest {
+            path,
+            reason: format!("not a trial table: {e}"),
+        })
+    }
+
+    fn write_table(&self, table: &TrialTable) -> Result<()> {
+        let text = serde_json::to_string_pretty(table).expect("trial table serializes");
+        atomic_write_str(&self.dir.join("trials.json"), &text)
+    }
+
+    /// Read, change and write the trial table under the sweep's lock, so
+    /// that two processes never take the same trial.
+    fn update<T>(&self, change: impl FnOnce(&mut TrialTable) -> T) -> Result<T> {
+        let lock_path = self.dir.join("trials.lock");
+        let lock = File::create(&lock_path).map_err(|e| Error::io(&lock_path, e))?;
+        lock.lock().map_err(|e| Error::io(&lock_path, e))?;
+        let mut table = self.read_table()?;
+        let out = change(&mut table);
+        self.write_table(&table)?;
+        Ok(out)
+    }
+
+    pub fn trial_dir(&self, trial: &Trial) -> PathBuf {
+        self.dir.join("trials").join(&trial.id)
+    }
+
+    /// Run pending trials until none is left. Trials that were running when
+    /// a process died are taken again and continue from their checkpoint.
+    pub fn run(&self, options: &RunOptions) -> Result<TrialTable> {
+        self.update(|table| {
+            for record in &mut table.trials {
+                let retry = options.retry_failed && record.state == TrialState::Failed;
+                if record.state == TrialState::Running || retry {
+                    record.state = TrialState::Pending;
+                    record.error = None;
+                }
+            }
+        })?;
+        while let Some(trial) = self.claim()? {
+            let started = Instant::now();
+            let outcome = self.run_trial(&trial, options);
+            let metric = self.spec.sweep.metric;
+            self.update(|table| {
+                let record = table
+                    .trials
+                    .iter_mut()
+                    .find(|r| r.trial.id == trial.id)
+                    .expect("claimed trial is in the table");
+                record.wall_seconds = Some(started.elapsed().as_secs_f64());
+                match &outcome {
+                    Ok(summary) => {
+                        record.state = TrialState::Done;
+                        record.epochs = Some(summary.epochs_run);
+                        record.metric = objective_value(summary, metric);
+                    }
+                    Err(e) => {
+                        record.state = TrialState::Failed;
+                        record.error = Some(e.to_string());
+                    }
+                }
+            })?;
+            if let Err(e) = &outcome {
+                eprintln!("trial {} failed: {e}", trial.id);
+            }
+            write_leaderboard(self, &self.read_table()?)?;
+        }
+        let table = self.read_table()?;
+        write_leaderboard(self, &table)?;
+        Ok(table)
+    }
+
+    /// Mark the first pending trial running and return it.
+    fn claim(&self) -> Result<Option<Trial>> {
+        self.update(|table| {
+            let record = table
+                .trials
+                .iter_mut()
+                .find(|r| r.state == TrialState::Pending)?;
+            record.state = TrialState::Running;
+            Some(record.trial.clone())
+        })
+    }
+
+    fn run_trial(&self, trial: &Trial, options: &RunOptions) -> Result<TrainSummary> {
+        let mut sets = trial.overrides();
+        sets.extend(options.overrides.iter().cloned());
+        let mut config = self.spec.base_config(&[], &sets)?;
+        config.experiment.name = format!("{}/{}", self.spec.sweep.name, trial.id);
+        let run_dir = self.trial_dir(trial);
+        let resume = last_checkpoint(&run_dir).exists();
+        if !options.quiet {
+            let verb = if resume { "resuming" } else { "starting" };
+            eprintln!("{verb} trial {} ({})", trial.id, describe(&trial.values));
+        }
+        train(TrainRequest {
+            config,
+            device: options.device,
+            run_dir: Some(run_dir.clone()),
+            resume: resume.then_some(run_dir),
+            quiet: options.quiet,
+            stop_after_epochs: None,
+        })
+    }
+}
+
+/// `sweep.toml`: the resolved spec and the command line's overrides.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SavedSpec {
+    spec: SweepSpec,
+    overrides: Vec<String>,
+}
+
+/// The objective of a finished training, from its best epoch.
+pub fn objective_value(summary: &TrainSummary, metric: Objective) -> Option<f64> {
+    let best = summary.best_val.as_ref()?;
+    Some(match metric {
+        Objective::ValAccuracy => best.accuracy,
+        Objective::ValMacroF1 => best.macro_f1,
+        Objective::ValBalancedAccuracy => best.balanced_accuracy,
+        Objective::ValLoss => best.loss,
+    })
+}
+
+/// `key=value, key=value` of a point, for tables and messages.
+pub fn describe(values: &[(String, toml::Value)]) -> String {
+    values
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,333 @@
+//! Sweeps: spec checks, grid and random expansion, a small sweep end to
+//! end, a failing trial that does not stop it, and kill -9 then resume
+//! ending with the same leaderboard as an uninterrupted sweep.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{soundclass, tiny_config};
+use soundclass::sweep::{trials, SweepSpec};
+
+/// Two classes of tones (low, high), 6 train and 2 val clips each.
+fn fixture(dir: &Path) -> PathBuf {
+    let mut csv = String::from("path,label,split\n");
+    for i in 0..16 {
+        let (label, freq) = if i % 2 == 0 {
+            ("low", 300.0)
+        } else {
+            ("high", 3000.0)
+        };
+        let name = format!("clip{i}.wav");
+        let tone = common::sine(freq + 20.0 * i as f32, 16000, 0.5, 0.4);
+        soundclass::audio::write_wav(
+            &dir.join(&name),
+            &tone,
+            16000,
+            1,
+            soundclass::audio::WavEncoding::Pcm16,
+        )
+        .unwrap();
+        let split = if i >= 12 { "val" } else { "train" };
+        csv += &format!("{name},{label},{split}\n");
+    }
+    let manifest = dir.join("manifest.csv");
+    std::fs::write(&manifest, csv).unwrap();
+    let config = tiny_config(
+        &manifest,
+        &["low", "high"],
+        &["training.batch_size=4", "training.epochs=3"],
+    );
+    let base = dir.join("base.toml");
+    std::fs::write(&base, config.to_toml_string().unwrap()).unwrap();
+    base
+}
+
+fn spec_text(base: &Path, method: &str, parameters: &str) -> String {
+    format!(
+        "[sweep]\nname = \"t\"\nbase = \"{}\"\nmethod = {method}\nrepeats = 2\nmetric = \"val_accuracy\"\n\n[parameters]\n{parameters}\n",
+        base.display()
+    )
+}
+
+fn write_spec(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn spec_errors_name_the_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let cases = [
+        (
+            "\"grid\"",
+            "\"model.dropot\" = [0.1]",
+            "unknown config key `model.dropot` (did you mean `model.dropout`?)",
+        ),
+        (
+            "\"grid\"",
+            "\"model.dropout\" = [0.1, 1.5]",
+            "config key `model.dropout`: must be in [0, 1)",
+        ),
+        (
+            "\"grid\"",
+            "\"optim.kind\" = [\"adamw\", \"adagrad\"]",
+            "optim.kind",
+        ),
+        (
+            "\"grid\"",
+            "\"model.dropout\" = { distribution = \"uniform\", min = 0.0, max = 0.5 }",
+            "a grid takes lists of values",
+        ),
+        (
+            "\"random\"",
+            "\"model.dropout\" = [0.1]",
+            "random search needs trials >= 1",
+        ),
+        ("\"bayes\"", "\"model.dropout\" = [0.1]", "`sweep.method`"),
+        ("\"grid\"", "\"training.seed\" = [1, 2]", "use sweep.seed"),
+    ];
+    for (method, parameters, expected) in cases {
+        let spec = write_spec(tmp.path(), &spec_text(&base, method, parameters));
+        let out = soundclass(&["sweep", "run", spec.to_str().unwrap(), "--dry-run"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{parameters}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{parameters}: {stderr} should contain {expected}"
+        );
+    }
+}
+
+#[test]
+fn grid_and_random_expansion_are_reproducible() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let grid = SweepSpec::load(&write_spec(
+        tmp.path(),
+        &spec_text(
+            &base,
+            "\"grid\"",
+            "\"model.dropout\" = [0.0, 0.3]\n\"optim.kind\" = [\"adam\", \"adamw\", \"sgd\"]",
+        ),
+    ))
+    .unwrap();
+    let t = trials(&grid);
+    assert_eq!(t.len(), 2 * 3 * 2);
+    assert_eq!(
+        t[0].overrides(),
+        [
+            "model.dropout=0.0",
+            "optim.kind=\"adam\"",
+            "training.seed=0"
+        ]
+    );
+    assert_eq!(
+        t[1].overrides(),
+        [
+            "model.dropout=0.0",
+            "optim.kind=\"adam\"",
+            "training.seed=1"
+        ]
+    );
+    assert_eq!(
+        t[11].overrides(),
+        ["model.dropout=0.3", "optim.kind=\"sgd\"", "training.seed=1"]
+    );
+
+    let random = |seed: u64| {
+        let text = spec_text(
+            &base,
+            "\"random\"\ntrials = 5",
+            "\"optim.weight_decay\" = { distribution = \"log_uniform\", min = 1e-5, max = 1e-1 }\n\
+             \"training.batch_size\" = { distribution = \"int_uniform\", min = 2, max = 8 }",
+        )
+        .replace("repeats = 2", &format!("repeats = 1\nseed = {seed}"));
+        trials(&SweepSpec::load(&write_spec(tmp.path(), &text)).unwrap())
+    };
+    let (a, b, c) = (random(7), random(7), random(8));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    for trial in &a {
+        let decay = trial.values[0].1.as_float().unwrap();
+        let batch = trial.values[1].1.as_integer().unwrap();
+        assert!(
+            (1e-5..=1e-1).contains(&decay) && (2..=8).contains(&batch),
+            "{trial:?}"
+        );
+    }
+}
+
+fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn sweep_args(spec: &Path, dir: &Path) -> Vec<String> {
+    [
+        "sweep",
+        "run",
+        spec.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--sweep-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+#[test]
+fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let missing = tmp.path().join("missing.csv");
+    let parameters = format!(
+        "\"model.dropout\" = [0.0, 0.2]\n\"data.manifest\" = [\"{}\", \"{}\"]",
+        tmp.path().join("manifest.csv").display(),
+        missing.display()
+    );
+    let spec = write_spec(tmp.path(), &spec_text(&base, "\"grid\"", &parameters));
+    let dir = tmp.path().join("sweep");
+    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(sweep_args(&spec, &dir))
+        .output()
+        .unwrap();
+    // Exit 1: some trials failed; the others ran.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = read_json(&dir.join("trials.json"));
+    let records = table["trials"].as_array().unwrap();
+    assert_eq!(records.len(), 8);
+    for r in records {
+        let manifest = r["values"][0][1].as_str().unwrap();
+        if manifest.ends_with("missing.csv") {
+            assert_eq!(r["state"], "failed", "{r}");
+            assert!(r["error"].as_str().unwrap().contains("missing.csv"), "{r}");
+        } else {
+            assert_eq!(r["state"], "done", "{r}");
+            let run = dir.join("trials").join(r["id"].as_str().unwrap());
+            let summary = read_json(&run.join("summary.json"));
+            assert_eq!(r["metric"], summary["best_val"]["accuracy"], "{r}");
+            assert_eq!(r["epochs"], 3);
+        }
+    }
+    let leaderboard = std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    let rows: Vec<&str> = leaderboard.lines().collect();
+    assert_eq!(rows.len(), 3, "{leaderboard}");
+    assert!(
+        rows[1].ends_with(",2,0"),
+        "two repeats, none failed: {leaderboard}"
+    );
+    let md = std::fs::read_to_string(dir.join("leaderboard.md")).unwrap();
+    assert!(
+        md.contains("8 trials: 4 done, 4 failed") && md.contains("## Marginal effects"),
+        "{md}"
+    );
+    let status = soundclass(&["sweep", "status", dir.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        text.contains("failed") && text.contains("missing.csv"),
+        "{text}"
+    );
+}
+
+#[test]
+fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let spec = write_spec(
+        tmp.path(),
+        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
+    );
+    let bin = env!("CARGO_BIN_EXE_soundclass");
+    let whole = tmp.path().join("whole");
+    let out = Command::new(bin)
+        .args(sweep_args(&spec, &whole))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Kill the second sweep in the middle of its second trial.
+    let killed = tmp.path().join("killed");
+    let mut child = Command::new(bin)
+        .args(sweep_args(&spec, &killed))
+        .spawn()
+        .unwrap();
+    let checkpoint = killed.join("trials/t0001/checkpoints/last.ckpt");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !checkpoint.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let table = read_json(&killed.join("trials.json"));
+    assert_eq!(table["trials"][0]["state"], "done");
+    assert_eq!(
+        table["trials"][1]["state"], "running",
+        "the kill came too late"
+    );
+
+    let out = soundclass(&[
+        "sweep",
+        "resume",
+        killed.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    assert_eq!(leaderboard(&killed), leaderboard(&whole));
+    let metrics = |dir: &Path| {
+        read_json(&dir.join("trials.json"))["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["state"].clone(), r["metric"].clone(), r["epochs"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(metrics(&killed), metrics(&whole));
+    // The interrupted trial continued from its checkpoint.
+    assert!(killed.join("trials/t0001").read_dir().unwrap().any(|e| {
+        e.unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("run-resumed-")
+    }));
+}
+
+#[test]
+fn the_shipped_quickstart_sweep_is_valid() {
+    let spec = common::repo_root().join("experiments/quickstart_sweep.toml");
+    let out = soundclass(&[
+        "sweep",
+        "run",
+        spec.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 8);
+}
