@@ -198,29 +198,46 @@ fn check_vorbis_comment(bytes: &[u8], room: u64) -> Check {
     Ok(())
 }
 
-/// Ogg: the Vorbis comment header's lengths, on the page that starts it.
+/// Ogg: the lengths of every Vorbis comment header, on the page it starts
+/// on. Pages in the first 256 KiB are searched whole; after that (chained
+/// streams start new headers on a fresh page) only page starts are read,
+/// so a long file costs a few bytes per page.
 pub fn check_ogg<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
-    let mut head = vec![0u8; OGG_HEAD.min(file_len as usize)];
-    let got = read_at(source, 0, &mut head).map_err(|e| e.to_string())?;
-    head.truncate(got);
-    let mut pos = 0usize;
-    while pos + 27 <= head.len() && &head[pos..pos + 4] == b"OggS" {
-        let segments = head[pos + 26] as usize;
-        let table = pos + 27;
-        let Some(lacing) = head.get(table..table + segments) else {
+    let mut pos = 0u64;
+    let mut header = [0u8; 27 + 255];
+    while pos + 27 <= file_len {
+        let got = read_at(source, pos, &mut header).map_err(|e| e.to_string())?;
+        if got < 27 || &header[0..4] != b"OggS" || got < 27 + header[26] as usize {
             return Ok(());
-        };
-        let body = table + segments;
-        let end = body + lacing.iter().map(|&b| b as usize).sum::<usize>();
-        let page_end = end.min(head.len());
-        if let Some(offset) = head[body.min(page_end)..page_end]
-            .windows(7)
-            .position(|w| w == b"\x03vorbis")
-        {
-            let start = body + offset + 7;
-            return check_vorbis_comment(&head[start..page_end], file_len - start as u64);
         }
-        pos = end;
+        let segments = header[26] as usize;
+        let body_start = pos + 27 + segments as u64;
+        let body_len: u64 = header[27..27 + segments]
+            .iter()
+            .map(|&b| u64::from(b))
+            .sum();
+        let wanted = if pos < OGG_HEAD as u64 {
+            body_len
+        } else {
+            body_len.min(7)
+        };
+        let mut body = vec![0u8; wanted as usize];
+        let got = read_at(source, body_start, &mut body).map_err(|e| e.to_string())?;
+        body.truncate(got);
+        let mut from = 0usize;
+        while let Some(offset) = body[from..].windows(7).position(|w| w == b"\x03vorbis") {
+            let start = from + offset + 7;
+            if wanted < body_len {
+                // Only the page start was read: read the page to check it.
+                body = vec![0u8; body_len as usize];
+                let got = read_at(source, body_start, &mut body).map_err(|e| e.to_string())?;
+                body.truncate(got);
+            }
+            let room = file_len - (body_start + start as u64).min(file_len);
+            check_vorbis_comment(&body[start.min(body.len())..], room)?;
+            from = start;
+        }
+        pos = body_start + body_len;
     }
     Ok(())
 }
