@@ -331,3 +331,59 @@ fn the_shipped_quickstart_sweep_is_valid() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().unwrap().len(), 8);
 }
+
+#[test]
+fn two_workers_share_a_sweep_and_never_run_the_same_trial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let spec = write_spec(
+        tmp.path(),
+        &spec_text(
+            &base,
+            "\"grid\"",
+            "\"model.dropout\" = [0.0, 0.3]\n\"optim.kind\" = [\"adam\", \"adamw\"]",
+        ),
+    );
+    let bin = env!("CARGO_BIN_EXE_soundclass");
+    let serial = tmp.path().join("serial");
+    let out = Command::new(bin)
+        .args(sweep_args(&spec, &serial))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parallel = tmp.path().join("parallel");
+    let mut args = sweep_args(&spec, &parallel);
+    args.extend(["--workers".to_string(), "2".to_string()]);
+    let out = Command::new(bin).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let table = read_json(&parallel.join("trials.json"));
+    let mut owners = std::collections::BTreeSet::new();
+    for r in table["trials"].as_array().unwrap() {
+        assert_eq!(r["state"], "done", "{r}");
+        owners.insert(r["owner"].as_str().unwrap().to_string());
+        // One training per trial: a second taker would have resumed it.
+        let run = parallel.join("trials").join(r["id"].as_str().unwrap());
+        let runs: Vec<String> = run
+            .read_dir()
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("run"))
+            .collect();
+        assert_eq!(runs, ["run.json"], "{}", run.display());
+    }
+    assert!(!owners
+        .iter()
+        .any(|o| o.ends_with(&format!(":{}", std::process::id()))));
+    // Separate processes, the same results as one process in order.
+    let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    assert_eq!(leaderboard(&parallel), leaderboard(&serial));
+}

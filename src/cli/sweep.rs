@@ -24,6 +24,10 @@ pub enum SweepCommand {
         /// Sweep folder, exactly (default: runs/sweeps/<name>/<UTC time>).
         #[arg(long)]
         sweep_dir: Option<PathBuf>,
+        /// Trials run at once, each in its own process with an equal share
+        /// of the cores.
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
         /// List every trial's overrides and exit.
         #[arg(long)]
         dry_run: bool,
@@ -39,8 +43,20 @@ pub enum SweepCommand {
         /// Run failed trials again.
         #[arg(long)]
         retry_failed: bool,
+        #[arg(long, default_value_t = 1)]
+        workers: usize,
         #[arg(long)]
         json: bool,
+    },
+    /// Take pending trials of a sweep folder and run them until none is
+    /// left (what `--workers` and cluster jobs run).
+    Worker {
+        sweep_dir: PathBuf,
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+        device: DeviceChoice,
+        /// No progress output.
+        #[arg(long)]
+        quiet: bool,
     },
     /// Every trial's parameters, state, epochs, objective and wall time.
     Status {
@@ -57,6 +73,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             device,
             sets,
             sweep_dir,
+            workers,
             dry_run,
             json,
         } => {
@@ -78,25 +95,41 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             let options = RunOptions {
                 device,
                 overrides: sets,
-                retry_failed: false,
                 quiet: json,
             };
-            finish(&sweep, sweep.run(&options)?, json)
+            let table = sweep.run_workers(&this_program()?, workers, &options)?;
+            finish(&sweep, table, json)
         }
         SweepCommand::Resume {
             sweep_dir,
             device,
             retry_failed,
+            workers,
             json,
         } => {
             let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
+            sweep.recover(retry_failed)?;
             let options = RunOptions {
                 device,
                 overrides,
-                retry_failed,
                 quiet: json,
             };
-            finish(&sweep, sweep.run(&options)?, json)
+            let table = sweep.run_workers(&this_program()?, workers, &options)?;
+            finish(&sweep, table, json)
+        }
+        SweepCommand::Worker {
+            sweep_dir,
+            device,
+            quiet,
+        } => {
+            let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
+            sweep.recover(false)?;
+            sweep.work(&RunOptions {
+                device,
+                overrides,
+                quiet,
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         SweepCommand::Status { sweep_dir, json } => {
             let (sweep, _) = SweepDir::open(&sweep_dir)?;
@@ -109,6 +142,11 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The running soundclass binary, which workers are started from.
+fn this_program() -> Result<PathBuf> {
+    std::env::current_exe().map_err(|e| crate::error::Error::io("soundclass", e))
 }
 
 fn print_trials(spec: &SweepSpec, json: bool) -> Result<ExitCode> {

@@ -221,6 +221,7 @@ mod tests {
             metric,
             wall_seconds: None,
             error: None,
+            owner: None,
         }
     }
 

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::leaderboard::write_leaderboard;
@@ -51,6 +52,9 @@ pub struct TrialRecord {
     pub metric: Option<f64>,
     pub wall_seconds: Option<f64>,
     pub error: Option<String>,
+    /// `host:pid` of the process running or last running the trial.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// `trials.json`.
@@ -73,8 +77,6 @@ pub struct RunOptions {
     pub device: DeviceChoice,
     /// Extra `--set` overrides for every trial (after the point's values).
     pub overrides: Vec<String>,
-    /// Run trials that failed before again.
-    pub retry_failed: bool,
     pub quiet: bool,
 }
 
@@ -116,6 +118,7 @@ impl SweepDir {
                     metric: None,
                     wall_seconds: None,
                     error: None,
+                    owner: None,
                 })
                 .collect(),
         };
@@ -172,18 +175,34 @@ impl SweepDir {
         self.dir.join("trials").join(&trial.id)
     }
 
-    /// Run pending trials until none is left. Trials that were running when
-    /// a process died are taken again and continue from their checkpoint.
-    pub fn run(&self, options: &RunOptions) -> Result<TrialTable> {
+    /// Make trials whose process is gone pending again (they continue from
+    /// their checkpoint), and failed ones too with `retry_failed`. Only
+    /// owners on this host can be checked; the rest are left as they are.
+    pub fn recover(&self, retry_failed: bool) -> Result<usize> {
+        let host = host_name();
         self.update(|table| {
+            let mut recovered = 0;
             for record in &mut table.trials {
-                let retry = options.retry_failed && record.state == TrialState::Failed;
-                if record.state == TrialState::Running || retry {
+                let stale = record.state == TrialState::Running
+                    && record
+                        .owner
+                        .as_deref()
+                        .is_none_or(|o| owner_is_gone(o, &host));
+                let retry = retry_failed && record.state == TrialState::Failed;
+                if stale || retry {
                     record.state = TrialState::Pending;
                     record.error = None;
+                    recovered += 1;
                 }
             }
-        })?;
+            recovered
+        })
+    }
+
+    /// Take pending trials one at a time and run them until none is left;
+    /// any number of these loops (processes, cluster jobs) may share the
+    /// folder. The leaderboard is rewritten after every trial.
+    pub fn work(&self, options: &RunOptions) -> Result<()> {
         while let Some(trial) = self.claim()? {
             let started = Instant::now();
             let outcome = self.run_trial(&trial, options);
@@ -212,6 +231,62 @@ impl SweepDir {
             }
             write_leaderboard(self, &self.read_table()?)?;
         }
+        Ok(())
+    }
+
+    /// Run the sweep with `workers` processes of `program` (the soundclass
+    /// binary, as `sweep worker`), each with an equal share of the cores,
+    /// and wait for them; one worker runs in this process instead.
+    pub fn run_workers(
+        &self,
+        program: &Path,
+        workers: usize,
+        options: &RunOptions,
+    ) -> Result<TrialTable> {
+        if workers <= 1 {
+            self.work(options)?;
+            return self.finish();
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (cores / workers).max(1);
+        let device = options
+            .device
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_else(|| "auto".into());
+        let mut children = Vec::new();
+        for _ in 0..workers {
+            let mut command = std::process::Command::new(program);
+            command
+                .args(["sweep", "worker"])
+                .arg(&self.dir)
+                .args(["--device", &device])
+                .env("RAYON_NUM_THREADS", threads.to_string());
+            if options.quiet {
+                command.arg("--quiet");
+            }
+            children.push(command.spawn().map_err(|e| Error::io(program, e))?);
+        }
+        let mut failures = Vec::new();
+        for mut child in children {
+            let status = child.wait().map_err(|e| Error::io(program, e))?;
+            if !status.success() {
+                failures.push(status.to_string());
+            }
+        }
+        let table = self.finish()?;
+        if !failures.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "sweep workers stopped with errors ({}); `soundclass sweep resume {}` continues",
+                failures.join(", "),
+                self.dir.display()
+            )));
+        }
+        Ok(table)
+    }
+
+    /// The table and leaderboard once every worker is done.
+    pub fn finish(&self) -> Result<TrialTable> {
         let table = self.read_table()?;
         write_leaderboard(self, &table)?;
         Ok(table)
@@ -219,12 +294,14 @@ impl SweepDir {
 
     /// Mark the first pending trial running and return it.
     fn claim(&self) -> Result<Option<Trial>> {
+        let owner = format!("{}:{}", host_name(), std::process::id());
         self.update(|table| {
             let record = table
                 .trials
                 .iter_mut()
                 .find(|r| r.state == TrialState::Pending)?;
             record.state = TrialState::Running;
+            record.owner = Some(owner);
             Some(record.trial.clone())
         })
     }
@@ -248,6 +325,21 @@ impl SweepDir {
             quiet: options.quiet,
             stop_after_epochs: None,
         })
+    }
+}
+
+/// This machine's name, for trial owners.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// True when `owner` (`host:pid`) is a process of this host that has ended.
+fn owner_is_gone(owner: &str, host: &str) -> bool {
+    match owner.rsplit_once(':') {
+        Some((h, pid)) if h == host => !Path::new("/proc").join(pid).exists(),
+        _ => false,
     }
 }
 
