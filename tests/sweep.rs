@@ -224,12 +224,12 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
     let rows: Vec<&str> = leaderboard.lines().collect();
     assert_eq!(rows.len(), 3, "{leaderboard}");
     assert!(
-        rows[1].ends_with(",2,0"),
-        "two repeats, none failed: {leaderboard}"
+        rows[1].ends_with(",2,0,0"),
+        "two repeats, none failed or pruned: {leaderboard}"
     );
     let md = std::fs::read_to_string(dir.join("leaderboard.md")).unwrap();
     assert!(
-        md.contains("8 trials: 4 done, 4 failed") && md.contains("## Marginal effects"),
+        md.contains("8 trials: 4 done, 0 pruned, 4 failed") && md.contains("## Marginal effects"),
         "{md}"
     );
     let status = soundclass(&["sweep", "status", dir.to_str().unwrap()]);
@@ -386,4 +386,82 @@ fn two_workers_share_a_sweep_and_never_run_the_same_trial() {
     // Separate processes, the same results as one process in order.
     let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
     assert_eq!(leaderboard(&parallel), leaderboard(&serial));
+}
+
+#[test]
+fn asha_prunes_the_same_trials_serially_and_with_two_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    // Learning rates from useless to good: rung values differ, so some
+    // trials fall below the cutoff. Epochs 4, rungs at 1 and 2.
+    let text = spec_text(
+        &base,
+        "\"grid\"",
+        "\"training.lr\" = [1e-5, 0.003, 1e-4, 0.01, 3e-5, 0.03]",
+    )
+    .replace("repeats = 2", "repeats = 1\nset = [\"training.epochs=4\"]")
+        + "";
+    let text = text.replace(
+        "metric = \"val_accuracy\"",
+        "metric = \"val_loss\"\n[sweep.early_stopping]\nkind = \"asha\"\ngrace_epochs = 1\nreduction = 2.0",
+    );
+    let spec = write_spec(tmp.path(), &text);
+    let bin = env!("CARGO_BIN_EXE_soundclass");
+    let serial = tmp.path().join("serial");
+    let out = Command::new(bin)
+        .args(sweep_args(&spec, &serial))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parallel = tmp.path().join("parallel");
+    let mut args = sweep_args(&spec, &parallel);
+    args.extend(["--workers".to_string(), "2".to_string()]);
+    let out = Command::new(bin).args(&args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let decisions = |dir: &Path| {
+        read_json(&dir.join("trials.json"))["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["state"].clone(),
+                    r["epochs"].clone(),
+                    r["metric"].clone(),
+                    r["rungs"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let serial_decisions = decisions(&serial);
+    assert_eq!(serial_decisions, decisions(&parallel));
+    let pruned: Vec<_> = serial_decisions
+        .iter()
+        .filter(|d| d.0 == "pruned")
+        .collect();
+    assert!(!pruned.is_empty(), "nothing pruned: {serial_decisions:?}");
+    assert!(serial_decisions.iter().any(|d| d.0 == "done" && d.1 == 4));
+    for (state, epochs, _, rungs) in &serial_decisions {
+        let rungs = rungs.as_array().unwrap();
+        if state == "pruned" {
+            let last = rungs.last().unwrap();
+            assert_eq!(last["passed"], false);
+            assert_eq!(&last["epoch"], epochs);
+        } else {
+            assert!(rungs.iter().all(|r| r["passed"] == true), "{rungs:?}");
+        }
+    }
+    // The first trial has no earlier trial to lose to.
+    assert_eq!(serial_decisions[0].0, "done");
+    let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    assert_eq!(leaderboard(&serial), leaderboard(&parallel));
 }

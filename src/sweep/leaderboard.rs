@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::run::{describe, SweepDir, TrialState, TrialTable};
+use super::run::{SweepDir, TrialState, TrialTable};
 use super::spec::Mode;
 use crate::error::Result;
 use crate::util::{atomic_write, atomic_write_str};
@@ -23,6 +23,8 @@ pub struct PointResult {
     /// Finished repeats.
     pub count: usize,
     pub failed: usize,
+    /// Repeats stopped at a rung (not in the mean).
+    pub pruned: usize,
 }
 
 /// Mean ± std of the objective over every finished trial with one value
@@ -34,6 +36,14 @@ pub struct Marginal {
     pub mean: f64,
     pub std: f64,
     pub count: usize,
+}
+
+/// A parameter value as people read it: strings without TOML's quotes.
+fn plain(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Mean and sample standard deviation.
@@ -53,6 +63,7 @@ struct PointTally {
     values: Vec<(String, String)>,
     metrics: Vec<f64>,
     failed: usize,
+    pruned: usize,
 }
 
 /// Points with at least one finished trial, best first.
@@ -65,12 +76,13 @@ pub fn rank_points(table: &TrialTable, mode: Mode) -> Vec<PointResult> {
                 .trial
                 .values
                 .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
+                .map(|(k, v)| (k.clone(), plain(v)))
                 .collect();
         }
         match (record.state, record.metric) {
             (TrialState::Done, Some(m)) => tally.metrics.push(m),
             (TrialState::Failed, _) => tally.failed += 1,
+            (TrialState::Pruned, _) => tally.pruned += 1,
             _ => {}
         }
     }
@@ -87,6 +99,7 @@ pub fn rank_points(table: &TrialTable, mode: Mode) -> Vec<PointResult> {
                 std,
                 count: tally.metrics.len(),
                 failed: tally.failed,
+                pruned: tally.pruned,
             }
         })
         .collect();
@@ -112,7 +125,7 @@ pub fn marginals(table: &TrialTable) -> Vec<Marginal> {
         };
         for (key, value) in &record.trial.values {
             groups
-                .entry((key.clone(), value.to_string()))
+                .entry((key.clone(), plain(value)))
                 .or_default()
                 .push(metric);
         }
@@ -141,7 +154,7 @@ pub fn write_leaderboard(sweep: &SweepDir, table: &TrialTable) -> Result<()> {
         let keys: Vec<&String> = sweep.spec.parameters.keys().collect();
         let mut header = vec!["rank", "point"];
         header.extend(keys.iter().map(|k| k.as_str()));
-        header.extend(["mean", "std", "count", "failed"]);
+        header.extend(["mean", "std", "count", "failed", "pruned"]);
         out.write_record(&header)?;
         for p in &points {
             let mut row = vec![p.rank.to_string(), p.point.to_string()];
@@ -151,6 +164,7 @@ pub fn write_leaderboard(sweep: &SweepDir, table: &TrialTable) -> Result<()> {
                 p.std.to_string(),
                 p.count.to_string(),
                 p.failed.to_string(),
+                p.pruned.to_string(),
             ]);
             out.write_record(&row)?;
         }
@@ -166,25 +180,25 @@ fn markdown(sweep: &SweepDir, table: &TrialTable, points: &[PointResult]) -> Str
     let metric = sweep.spec.sweep.metric.as_str();
     let count = |state: TrialState| table.trials.iter().filter(|r| r.state == state).count();
     let mut md = format!(
-        "# Sweep `{}`: {metric} ({:?} is better)\n\n{} trials: {} done, {} failed, {} pending or running.\n\n",
+        "# Sweep `{}`: {metric} ({:?} is better)\n\n{} trials: {} done, {} pruned, {} failed, {} pending or running.\n\n",
         sweep.spec.sweep.name,
         sweep.spec.mode(),
         table.trials.len(),
         count(TrialState::Done),
+        count(TrialState::Pruned),
         count(TrialState::Failed),
         count(TrialState::Pending) + count(TrialState::Running),
     );
-    md += &format!("| rank | point | {metric} (mean ± std) | repeats |\n|---:|---|---:|---:|\n");
+    md += &format!(
+        "Points are ranked by the mean over finished repeats; pruned repeats are counted apart.\n\n\
+         | rank | point | {metric} (mean ± std) | repeats | pruned |\n|---:|---|---:|---:|---:|\n"
+    );
     for p in points {
-        let values: Vec<(String, toml::Value)> = p
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
-            .collect();
-        let point = describe(&values).replace('"', "");
+        let point: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let point = point.join(", ");
         md += &format!(
-            "| {} | {point} | {:.4} ± {:.4} | {} |\n",
-            p.rank, p.mean, p.std, p.count
+            "| {} | {point} | {:.4} ± {:.4} | {} | {} |\n",
+            p.rank, p.mean, p.std, p.count, p.pruned
         );
     }
     md += &format!("\n## Marginal effects\n\n| parameter | value | {metric} (mean ± std) | trials |\n|---|---|---:|---:|\n");
@@ -222,6 +236,7 @@ mod tests {
             wall_seconds: None,
             error: None,
             owner: None,
+            rungs: Vec::new(),
         }
     }
 

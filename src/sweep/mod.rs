@@ -3,15 +3,17 @@
 //! table and the leaderboard are files, so a sweep resumes after any stop.
 //!
 //! Landed: grid and random search with repeats, spec checks against the
-//! config, sequential local runs with exact resume, status, leaderboard
-//! with mean ± std per point and marginal effects per parameter. Still to
-//! come (issue 10): parallel workers, ASHA and median stopping, Slurm job
-//! arrays, plots and the sweep-wide TensorBoard view.
+//! config, local workers sharing a locked trial table, exact resume, ASHA
+//! and the median stopping rule, status, leaderboard with mean ± std per
+//! point and marginal effects per parameter. Still to come (issue 10):
+//! SIGTERM at a step boundary, Slurm job arrays, a decoded-audio cache
+//! shared by trials, plots.
 
 pub mod leaderboard;
 pub mod run;
 pub mod space;
 pub mod spec;
+pub mod stopping;
 
 pub use run::{RunOptions, SweepDir, TrialRecord, TrialState, TrialTable};
 pub use space::{trials, Trial};

@@ -26,6 +26,8 @@ pub enum TrialState {
     Pending,
     Running,
     Done,
+    /// Stopped at a rung by ASHA or the median rule.
+    Pruned,
     Failed,
 }
 
@@ -35,6 +37,7 @@ impl TrialState {
             TrialState::Pending => "pending",
             TrialState::Running => "running",
             TrialState::Done => "done",
+            TrialState::Pruned => "pruned",
             TrialState::Failed => "failed",
         }
     }
@@ -55,6 +58,29 @@ pub struct TrialRecord {
     /// `host:pid` of the process running or last running the trial.
     #[serde(default)]
     pub owner: Option<String>,
+    /// The objective at each rung reached (early stopping only).
+    #[serde(default)]
+    pub rungs: Vec<RungResult>,
+}
+
+/// A trial's objective (best so far) at a rung, and the decision there.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RungResult {
+    pub epoch: usize,
+    pub metric: f64,
+    /// `None` until the earlier trials have reached the rung too.
+    pub passed: Option<bool>,
+}
+
+/// What became of a claimed trial this time.
+enum Outcome {
+    Done(Box<TrainSummary>),
+    Pruned {
+        epochs: usize,
+        metric: Option<f64>,
+    },
+    /// Waiting on an earlier trial that nobody runs: handed back.
+    Paused,
 }
 
 /// `trials.json`.
@@ -119,6 +145,7 @@ impl SweepDir {
                     wall_seconds: None,
                     error: None,
                     owner: None,
+                    rungs: Vec::new(),
                 })
                 .collect(),
         };
@@ -207,18 +234,23 @@ impl SweepDir {
             let started = Instant::now();
             let outcome = self.run_trial(&trial, options);
             let metric = self.spec.sweep.metric;
-            self.update(|table| {
-                let record = table
-                    .trials
-                    .iter_mut()
-                    .find(|r| r.trial.id == trial.id)
-                    .expect("claimed trial is in the table");
-                record.wall_seconds = Some(started.elapsed().as_secs_f64());
+            self.update_record(&trial.id, |record| {
+                let before = record.wall_seconds.unwrap_or(0.0);
+                record.wall_seconds = Some(before + started.elapsed().as_secs_f64());
                 match &outcome {
-                    Ok(summary) => {
+                    Ok(Outcome::Done(summary)) => {
                         record.state = TrialState::Done;
                         record.epochs = Some(summary.epochs_run);
                         record.metric = objective_value(summary, metric);
+                    }
+                    Ok(Outcome::Pruned { epochs, metric }) => {
+                        record.state = TrialState::Pruned;
+                        record.epochs = Some(*epochs);
+                        record.metric = *metric;
+                    }
+                    Ok(Outcome::Paused) => {
+                        record.state = TrialState::Pending;
+                        record.owner = None;
                     }
                     Err(e) => {
                         record.state = TrialState::Failed;
@@ -232,6 +264,18 @@ impl SweepDir {
             write_leaderboard(self, &self.read_table()?)?;
         }
         Ok(())
+    }
+
+    /// Change one trial's record under the lock.
+    fn update_record(&self, id: &str, change: impl FnOnce(&mut TrialRecord)) -> Result<()> {
+        self.update(|table| {
+            let record = table
+                .trials
+                .iter_mut()
+                .find(|r| r.trial.id == id)
+                .expect("claimed trial is in the table");
+            change(record);
+        })
     }
 
     /// Run the sweep with `workers` processes of `program` (the soundclass
@@ -306,25 +350,146 @@ impl SweepDir {
         })
     }
 
-    fn run_trial(&self, trial: &Trial, options: &RunOptions) -> Result<TrainSummary> {
+    fn run_trial(&self, trial: &Trial, options: &RunOptions) -> Result<Outcome> {
         let mut sets = trial.overrides();
         sets.extend(options.overrides.iter().cloned());
         let mut config = self.spec.base_config(&[], &sets)?;
         config.experiment.name = format!("{}/{}", self.spec.sweep.name, trial.id);
+        if !options.quiet {
+            eprintln!("trial {} ({})", trial.id, describe(&trial.values));
+        }
+        let Some(stopping) = self.spec.sweep.early_stopping.clone() else {
+            let summary = self.train_until(trial, &config, None, options)?;
+            return Ok(Outcome::Done(Box::new(summary)));
+        };
+        for rung in stopping.rungs(config.training.epochs) {
+            let recorded = self
+                .record_of(&trial.id)?
+                .rungs
+                .into_iter()
+                .find(|r| r.epoch == rung);
+            let metric = match recorded {
+                Some(RungResult {
+                    passed: Some(true), ..
+                }) => continue,
+                Some(result) => result.metric,
+                None => {
+                    let summary = self.train_until(trial, &config, Some(rung), options)?;
+                    if summary.stopped_early {
+                        return Ok(Outcome::Done(Box::new(summary)));
+                    }
+                    let metric =
+                        objective_value(&summary, self.spec.sweep.metric).ok_or_else(|| {
+                            Error::InvalidArgument(format!(
+                                "trial {}: no validation metric at epoch {rung} (empty val split?)",
+                                trial.id
+                            ))
+                        })?;
+                    self.update_record(&trial.id, |r| {
+                        r.epochs = Some(rung);
+                        r.rungs.push(RungResult {
+                            epoch: rung,
+                            metric,
+                            passed: None,
+                        });
+                    })?;
+                    metric
+                }
+            };
+            let Some(earlier) = self.wait_for_rung(trial, rung)? else {
+                return Ok(Outcome::Paused);
+            };
+            let passed = stopping.passes(self.spec.mode(), metric, &earlier);
+            self.update_record(&trial.id, |r| {
+                if let Some(result) = r.rungs.iter_mut().find(|x| x.epoch == rung) {
+                    result.passed = Some(passed);
+                }
+            })?;
+            if !passed {
+                if !options.quiet {
+                    eprintln!("trial {} pruned at epoch {rung}", trial.id);
+                }
+                return Ok(Outcome::Pruned {
+                    epochs: rung,
+                    metric: Some(metric),
+                });
+            }
+        }
+        let summary = self.train_until(trial, &config, None, options)?;
+        Ok(Outcome::Done(Box::new(summary)))
+    }
+
+    /// Train (or continue) a trial until `stop_after` epochs in total, or
+    /// to the end.
+    fn train_until(
+        &self,
+        trial: &Trial,
+        config: &crate::config::Config,
+        stop_after: Option<usize>,
+        options: &RunOptions,
+    ) -> Result<TrainSummary> {
         let run_dir = self.trial_dir(trial);
         let resume = last_checkpoint(&run_dir).exists();
-        if !options.quiet {
-            let verb = if resume { "resuming" } else { "starting" };
-            eprintln!("{verb} trial {} ({})", trial.id, describe(&trial.values));
-        }
         train(TrainRequest {
-            config,
+            config: config.clone(),
             device: options.device,
             run_dir: Some(run_dir.clone()),
             resume: resume.then_some(run_dir),
             quiet: options.quiet,
-            stop_after_epochs: None,
+            stop_after_epochs: stop_after,
         })
+    }
+
+    fn record_of(&self, id: &str) -> Result<TrialRecord> {
+        let table = self.read_table()?;
+        Ok(table
+            .trials
+            .into_iter()
+            .find(|r| r.trial.id == id)
+            .expect("trial is in the table"))
+    }
+
+    /// The objective at `rung` of every earlier trial that reaches it, once
+    /// all of them have got there or stopped before it. `None` when an
+    /// earlier trial waits for a process (it is handed back instead).
+    fn wait_for_rung(&self, trial: &Trial, rung: usize) -> Result<Option<Vec<f64>>> {
+        loop {
+            let table = self.read_table()?;
+            let position = table
+                .trials
+                .iter()
+                .position(|r| r.trial.id == trial.id)
+                .expect("trial is in the table");
+            let mut values = Vec::new();
+            let mut blocked = false;
+            let mut orphaned = false;
+            for record in &table.trials[..position] {
+                if let Some(result) = record.rungs.iter().find(|r| r.epoch == rung) {
+                    values.push(result.metric);
+                    continue;
+                }
+                match record.state {
+                    TrialState::Done | TrialState::Pruned | TrialState::Failed => {}
+                    TrialState::Pending => orphaned = true,
+                    TrialState::Running => {
+                        let gone = record
+                            .owner
+                            .as_deref()
+                            .is_none_or(|o| owner_is_gone(o, &host_name()));
+                        orphaned |= gone;
+                        blocked = true;
+                    }
+                }
+            }
+            if orphaned {
+                self.recover(false)?;
+                return Ok(None);
+            }
+            if !blocked {
+                return Ok(Some(values));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
+use super::stopping::EarlyStopping;
 use crate::config::Config;
 use crate::error::{Error, Result};
 
@@ -100,6 +101,9 @@ pub struct SweepSection {
     pub metric: Objective,
     #[serde(default)]
     pub mode: Option<Mode>,
+    /// ASHA or the median stopping rule (`[sweep.early_stopping]`).
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 fn one() -> usize {
@@ -165,6 +169,9 @@ impl SweepSpec {
         };
         if self.sweep.repeats == 0 {
             return bad("sweep.repeats", "must be at least 1".into());
+        }
+        if let Some(Err(reason)) = self.sweep.early_stopping.as_ref().map(EarlyStopping::check) {
+            return bad("sweep.early_stopping", reason);
         }
         if self.parameters.is_empty() {
             return bad("parameters", "no parameter to sweep".into());
