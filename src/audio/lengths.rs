@@ -253,6 +253,7 @@ const CONTAINERS: [&[u8; 4]; 12] = [
 /// their atom; no sample larger than the file.
 pub fn check_mp4<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Check {
     let mut pos = 0u64;
+    let mut seen_tables = false;
     while pos + 8 <= file_len {
         let mut head = [0u8; 16];
         read_at(source, pos, &mut head).map_err(|e| e.to_string())?;
@@ -261,7 +262,18 @@ pub fn check_mp4<S: Read + Seek + ?Sized>(source: &mut S, file_len: u64) -> Chec
         if pos + size > file_len {
             return Err(atom_error(&kind, pos, size, file_len - pos));
         }
-        if &kind == b"moov" || &kind == b"moof" {
+        let tables = &kind == b"moov" || &kind == b"moof";
+        // Size 0 runs to the end of the file: only the last atom may, and
+        // the sample tables must come before it. symphonia reads on past
+        // such an atom, so a table hidden behind it would go unchecked.
+        if u32_be(&head, 0) == Some(0) && !tables && !seen_tables {
+            return Err(format!(
+                "header: MP4 atom `{}` at byte {pos} runs to the end of the file before any `moov`",
+                String::from_utf8_lossy(&kind).escape_debug()
+            ));
+        }
+        seen_tables |= tables;
+        if tables {
             if size > MAX_TABLE_ATOM {
                 return Err(format!(
                     "header: MP4 `{}` atom of {size} bytes (at most {MAX_TABLE_ATOM})",
