@@ -660,6 +660,7 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
         }
         None => args.config.load()?,
     };
+    crate::interrupt::install()?;
     let summary = train(TrainRequest {
         config,
         device: args.device,

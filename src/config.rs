@@ -269,6 +269,11 @@ pub struct TrainingConfig {
     /// At most this many seconds of each clip (its middle) are kept in
     /// memory; random training crops are drawn from them. 0 = whole clips.
     pub cache_seconds: f64,
+    /// Folder of decoded audio shared between runs (see
+    /// `train::audio_cache`): the first run writes each split there, later
+    /// ones read it instead of decoding. Unset: decode every run. Sweeps
+    /// set it to `SWEEP_DIR/audio_cache` unless the spec does.
+    pub audio_cache: Option<PathBuf>,
     /// Batches prepared ahead by the loader thread.
     pub prefetch: usize,
     /// Training loss is logged to TensorBoard every this many steps.
@@ -295,6 +300,7 @@ impl Default for TrainingConfig {
             eval_mode: "center".into(),
             eval_hop_seconds: 1.0,
             cache_seconds: 60.0,
+            audio_cache: None,
             prefetch: 4,
             log_every_steps: 10,
         }
@@ -975,6 +981,7 @@ impl Config {
         let mut copy = self.clone();
         copy.data.manifest = copy.data.manifest.map(|m| crate::util::absolute(&m));
         copy.features.cache_dir = crate::util::absolute(&copy.features.cache_dir);
+        copy.training.audio_cache = copy.training.audio_cache.map(|d| crate::util::absolute(&d));
         crate::util::atomic_write_str(path, &copy.to_toml_string()?)
     }
 }
@@ -989,7 +996,11 @@ fn parse_table(text: &str, path: &Path) -> Result<Table> {
 
 /// Path-valued keys of a config file are relative to the file's folder.
 fn resolve_paths_against(table: &mut Table, dir: &Path) {
-    for (section, key) in [("data", "manifest"), ("features", "cache_dir")] {
+    for (section, key) in [
+        ("data", "manifest"),
+        ("features", "cache_dir"),
+        ("training", "audio_cache"),
+    ] {
         if let Some(Value::Table(data)) = table.get_mut(section) {
             if let Some(Value::String(path)) = data.get_mut(key) {
                 if Path::new(path.as_str()).is_relative() {

@@ -72,6 +72,14 @@ pub enum Error {
 
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+
+    /// Stopped by SIGINT/SIGTERM at a safe point, with its work saved.
+    #[error("stopped by {signal}: {saved}")]
+    Interrupted {
+        signal: String,
+        exit_status: u8,
+        saved: String,
+    },
 }
 
 fn suggestion_text(suggestion: &Option<String>) -> String {

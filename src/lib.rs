@@ -13,6 +13,7 @@ pub mod dsp;
 pub mod error;
 pub mod features;
 pub mod gpu;
+pub mod interrupt;
 pub mod model;
 pub mod npy;
 pub mod plot;

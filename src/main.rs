@@ -19,6 +19,11 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
+            // A stop on request is not a failure: its work is saved.
+            if let Some(soundclass::Error::Interrupted { exit_status, .. }) = e.downcast_ref() {
+                eprintln!("{e:#}");
+                return ExitCode::from(*exit_status);
+            }
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }

@@ -13,6 +13,33 @@ static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 pub type Rgb = [u8; 3];
 
+/// Make the bundled DejaVu Sans plotters' `sans-serif` (idempotent):
+/// plots look the same on every machine, with no system fonts needed.
+pub fn register_plot_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            plotters::style::FontStyle::Normal,
+            FONT_BYTES,
+        );
+    });
+}
+
+/// Write a `width x height` RGB buffer as a PNG, atomically.
+pub fn write_rgb_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let png_error = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
+        let mut writer = encoder.write_header().map_err(png_error)?;
+        writer.write_image_data(rgb).map_err(png_error)?;
+    }
+    atomic_write(path, |w| std::io::Write::write_all(w, &bytes))
+}
+
 pub struct Canvas {
     pub width: usize,
     pub height: usize,
@@ -92,16 +119,7 @@ impl Canvas {
     }
 
     pub fn write_png(&self, path: &Path) -> Result<()> {
-        let mut bytes = Vec::new();
-        {
-            let mut encoder = png::Encoder::new(&mut bytes, self.width as u32, self.height as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let png_error = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
-            let mut writer = encoder.write_header().map_err(png_error)?;
-            writer.write_image_data(&self.pixels).map_err(png_error)?;
-        }
-        atomic_write(path, |w| std::io::Write::write_all(w, &bytes))
+        write_rgb_png(path, self.width, self.height, &self.pixels)
     }
 
     pub fn pixels(&self) -> &[u8] {

@@ -314,22 +314,28 @@ fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
 }
 
 #[test]
-fn the_shipped_quickstart_sweep_is_valid() {
-    let spec = common::repo_root().join("experiments/quickstart_sweep.toml");
-    let out = soundclass(&[
-        "sweep",
-        "run",
-        spec.to_str().unwrap(),
-        "--dry-run",
-        "--json",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.as_array().unwrap().len(), 8);
+fn the_shipped_sweeps_are_valid() {
+    for (name, trials) in [
+        ("quickstart_sweep", 8),
+        ("init_reg", 32),
+        ("init_reg_gpu", 810),
+    ] {
+        let spec = common::repo_root().join(format!("experiments/{name}.toml"));
+        let out = soundclass(&[
+            "sweep",
+            "run",
+            spec.to_str().unwrap(),
+            "--dry-run",
+            "--json",
+        ]);
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), trials, "{name}");
+    }
 }
 
 #[test]
@@ -464,4 +470,117 @@ fn asha_prunes_the_same_trials_serially_and_with_two_workers() {
     assert_eq!(serial_decisions[0].0, "done");
     let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
     assert_eq!(leaderboard(&serial), leaderboard(&parallel));
+}
+
+/// TensorBoard's own readers (scripts/tb_hparams_sessions.py) on a sweep
+/// folder: `{run: {hparam: value}}` for every run with an HParams session.
+/// `None` when Python's tensorboard is missing (unless TB_REQUIRE_PYTHON).
+fn hparams_sessions(dir: &Path) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let script = common::repo_root().join("scripts/tb_hparams_sessions.py");
+    let out = Command::new("python3").arg(&script).arg(dir).output();
+    match out {
+        Ok(out) if out.status.success() => Some(
+            serde_json::from_slice::<serde_json::Value>(&out.stdout)
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .clone(),
+        ),
+        _ if std::env::var_os("TB_REQUIRE_PYTHON").is_none() => {
+            eprintln!("SKIPPED: python3 with tensorboard not available");
+            None
+        }
+        other => panic!("tb_hparams_sessions.py failed: {other:?}"),
+    }
+}
+
+#[test]
+fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let spec = write_spec(
+        tmp.path(),
+        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
+    );
+    let bin = env!("CARGO_BIN_EXE_soundclass");
+    let whole = tmp.path().join("whole");
+    let out = Command::new(bin)
+        .args(sweep_args(&spec, &whole))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // SIGTERM to the driver of two workers once a trial has a checkpoint:
+    // it passes the request on, each worker saves its trial and hands it
+    // back, and the driver exits with 128 + 15.
+    let stopped = tmp.path().join("stopped");
+    let mut args = sweep_args(&spec, &stopped);
+    args.extend(["--workers".to_string(), "2".to_string()]);
+    let child = Command::new(bin)
+        .args(&args)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let first = stopped.join("trials/t0000/checkpoints/last.ckpt");
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while !first.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{stderr}");
+    assert!(stderr.contains("stopped by SIGTERM"), "{stderr}");
+    let table = read_json(&stopped.join("trials.json"));
+    let states: Vec<String> = table["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap().to_string())
+        .collect();
+    assert!(!states.contains(&"running".to_string()), "{states:?}");
+    assert!(states.contains(&"pending".to_string()), "{states:?}");
+
+    let out = soundclass(&[
+        "sweep",
+        "resume",
+        stopped.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
+    assert_eq!(leaderboard(&stopped), leaderboard(&whole));
+    // Trials decoded the fixture once between them.
+    let cached: Vec<_> = stopped.join("audio_cache").read_dir().unwrap().collect();
+    assert!(!cached.is_empty());
+
+    // TensorBoard's HParams dashboard lists every trial once, with its
+    // swept value, interrupted trials included.
+    let Some(sessions) = hparams_sessions(&stopped) else {
+        return;
+    };
+    let records = read_json(&stopped.join("trials.json"));
+    let records = records["trials"].as_array().unwrap();
+    assert_eq!(sessions.len(), records.len(), "{sessions:?}");
+    for r in records {
+        let id = r["id"].as_str().unwrap();
+        let (_, hparams) = sessions
+            .iter()
+            .find(|(run, _)| run.starts_with(&format!("trials/{id}/")))
+            .unwrap_or_else(|| panic!("no session for {id}: {sessions:?}"));
+        assert_eq!(hparams["model.dropout"], r["values"][0][1], "{id}");
+    }
 }

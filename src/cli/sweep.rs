@@ -1,6 +1,6 @@
 //! `soundclass sweep …`: parse the arguments, call [`crate::sweep`], print.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -8,6 +8,7 @@ use clap::Subcommand;
 use super::print_json;
 use crate::error::Result;
 use crate::sweep::run::describe;
+use crate::sweep::slurm::{queued_tasks, SlurmOptions};
 use crate::sweep::{trials, RunOptions, SweepDir, SweepSpec, TrialTable};
 use crate::train::device::DeviceChoice;
 
@@ -58,6 +59,46 @@ pub enum SweepCommand {
         #[arg(long)]
         quiet: bool,
     },
+    /// Run a sweep as a Slurm job array: writes SWEEP_DIR/slurm/sweep.sbatch
+    /// (tasks run `sweep worker`, save on SIGTERM and requeue before the
+    /// time limit) and submits it with sbatch.
+    Submit {
+        /// A sweep folder, or a spec (a new sweep folder is made from it).
+        target: PathBuf,
+        /// Submit to Slurm (the one scheduler supported).
+        #[arg(long, required = true)]
+        slurm: bool,
+        /// Array tasks (workers) running at once.
+        #[arg(long, default_value_t = 4)]
+        array_parallel: usize,
+        /// Generic resources per task, e.g. gpu:1.
+        #[arg(long)]
+        gres: Option<String>,
+        #[arg(long, default_value_t = 2)]
+        cpus_per_task: usize,
+        /// Time limit per task (MM, HH:MM:SS or D-HH:MM:SS).
+        #[arg(long)]
+        time: Option<String>,
+        #[arg(long)]
+        partition: Option<String>,
+        /// Memory per task, e.g. 16G.
+        #[arg(long)]
+        mem: Option<String>,
+        /// The device each worker trains on.
+        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+        device: DeviceChoice,
+        /// With a spec: override a config key in every trial.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// With a spec: the sweep folder, exactly.
+        #[arg(long)]
+        sweep_dir: Option<PathBuf>,
+        /// Write and print the script, do not submit.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Every trial's parameters, state, epochs, objective and wall time.
     Status {
         sweep_dir: PathBuf,
@@ -78,16 +119,11 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             json,
         } => {
             let spec = SweepSpec::load(&spec)?;
-            // Each trial's overrides must load too (the spec's values are
-            // checked one by one; this checks them with the command line's).
-            for trial in trials(&spec) {
-                let mut all = trial.overrides();
-                all.extend(sets.iter().cloned());
-                spec.base_config(&[], &all)?;
-            }
+            check_trials(&spec, &sets)?;
             if dry_run {
                 return print_trials(&spec, json);
             }
+            crate::interrupt::install()?;
             let sweep = SweepDir::create(spec, sweep_dir.as_deref(), &sets)?;
             if !json {
                 eprintln!("sweep folder: {}", sweep.dir.display());
@@ -107,6 +143,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             workers,
             json,
         } => {
+            crate::interrupt::install()?;
             let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
             sweep.recover(retry_failed)?;
             let options = RunOptions {
@@ -122,6 +159,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             device,
             quiet,
         } => {
+            crate::interrupt::install()?;
             let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
             sweep.recover(false)?;
             sweep.work(&RunOptions {
@@ -131,17 +169,118 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
+        SweepCommand::Submit {
+            target,
+            slurm: _,
+            array_parallel,
+            gres,
+            cpus_per_task,
+            time,
+            partition,
+            mem,
+            device,
+            sets,
+            sweep_dir,
+            dry_run,
+            json,
+        } => {
+            let options = SlurmOptions {
+                array_parallel,
+                cpus_per_task,
+                gres,
+                time,
+                partition,
+                mem,
+                device,
+            };
+            options.check()?;
+            let sweep = open_or_create(&target, sweep_dir.as_deref(), &sets)?;
+            let (path, script, job) = sweep.submit_slurm(&this_program()?, &options, dry_run)?;
+            if json {
+                print_json(&serde_json::json!({
+                    "sweep_dir": sweep.dir, "script": path, "job": job,
+                }))?;
+            } else if let Some(job) = job {
+                println!(
+                    "submitted job array {} ({} tasks) for {}; `soundclass sweep status {}` follows it",
+                    job.job_id,
+                    job.tasks,
+                    sweep.dir.display(),
+                    sweep.dir.display()
+                );
+            } else {
+                print!("{script}");
+                eprintln!("written to {} (not submitted)", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         SweepCommand::Status { sweep_dir, json } => {
             let (sweep, _) = SweepDir::open(&sweep_dir)?;
             let table = sweep.read_table()?;
+            let jobs: Vec<_> = sweep
+                .slurm_jobs()
+                .into_iter()
+                .map(|job| {
+                    let queued = queued_tasks(&job.job_id);
+                    (job, queued)
+                })
+                .collect();
             if json {
-                print_json(&table)?;
+                let jobs: Vec<_> = jobs
+                    .iter()
+                    .map(|(job, queued)| serde_json::json!({ "job": job, "queued_tasks": queued }))
+                    .collect();
+                print_json(&serde_json::json!({ "table": table, "slurm_jobs": jobs }))?;
             } else {
                 print!("{}", status_text(&table));
+                for (job, queued) in &jobs {
+                    let queue = if queued.is_empty() {
+                        "no task queued or running".to_string()
+                    } else {
+                        queued
+                            .iter()
+                            .map(|(id, state)| format!("{id} {state}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    };
+                    println!(
+                        "slurm job {} ({} tasks, submitted {}): {queue}",
+                        job.job_id, job.tasks, job.submitted_utc
+                    );
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `target` as a sweep folder, or a new folder made from `target` as a
+/// spec (its trials checked first, as `sweep run` does).
+fn open_or_create(target: &Path, sweep_dir: Option<&Path>, sets: &[String]) -> Result<SweepDir> {
+    if target.join("trials.json").is_file() {
+        if !sets.is_empty() || sweep_dir.is_some() {
+            return Err(crate::error::Error::InvalidArgument(
+                "--set and --sweep-dir go with a spec, not an existing sweep folder".into(),
+            ));
+        }
+        return Ok(SweepDir::open(target)?.0);
+    }
+    let spec = SweepSpec::load(target)?;
+    check_trials(&spec, sets)?;
+    let sweep = SweepDir::create(spec, sweep_dir, sets)?;
+    eprintln!("sweep folder: {}", sweep.dir.display());
+    Ok(sweep)
+}
+
+/// Each trial's overrides must load with the command line's too (the
+/// spec's values are checked one by one when it loads).
+fn check_trials(spec: &SweepSpec, sets: &[String]) -> Result<()> {
+    for trial in trials(spec) {
+        let mut all = trial.overrides();
+        all.extend(sets.iter().cloned());
+        spec.base_config(&[], &all)?;
+    }
+    Ok(())
 }
 
 /// The running soundclass binary, which workers are started from.

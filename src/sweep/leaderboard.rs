@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::plots::write_plots;
 use super::run::{SweepDir, TrialState, TrialTable};
 use super::spec::Mode;
 use crate::error::Result;
@@ -39,7 +40,7 @@ pub struct Marginal {
 }
 
 /// A parameter value as people read it: strings without TOML's quotes.
-fn plain(value: &toml::Value) -> String {
+pub(super) fn plain(value: &toml::Value) -> String {
     match value {
         toml::Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -170,10 +171,16 @@ pub fn write_leaderboard(sweep: &SweepDir, table: &TrialTable) -> Result<()> {
         }
         out.flush()
     })?;
-    atomic_write_str(
-        &sweep.dir.join("leaderboard.md"),
-        &markdown(sweep, table, &points),
-    )
+    let plots = write_plots(sweep, table)?;
+    let mut md = markdown(sweep, table, &points);
+    if !plots.is_empty() {
+        md += "\n## Plots\n\n";
+        for plot in plots {
+            let name = plot.file_stem().unwrap_or_default().to_string_lossy();
+            md += &format!("![{name}]({})\n\n", plot.display());
+        }
+    }
+    atomic_write_str(&sweep.dir.join("leaderboard.md"), &md)
 }
 
 fn markdown(sweep: &SweepDir, table: &TrialTable, points: &[PointResult]) -> String {

@@ -8,13 +8,13 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::leaderboard::write_leaderboard;
 use super::space::{trials, Trial};
 use super::spec::{Objective, SweepSpec};
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::train::cnn::{last_checkpoint, train, TrainRequest, TrainSummary};
 use crate::train::device::DeviceChoice;
 use crate::util::{atomic_write_str, utc_timestamp};
@@ -229,8 +229,15 @@ impl SweepDir {
     /// Take pending trials one at a time and run them until none is left;
     /// any number of these loops (processes, cluster jobs) may share the
     /// folder. The leaderboard is rewritten after every trial.
+    /// A stop request (SIGTERM, Ctrl-C) ends the loop once the running
+    /// trial has saved its progress; the trial goes back to `pending`, so
+    /// a requeued job or `sweep resume` continues it.
     pub fn work(&self, options: &RunOptions) -> Result<()> {
-        while let Some(trial) = self.claim()? {
+        loop {
+            interrupt::check(|| "between trials, none running".into())?;
+            let Some(trial) = self.claim()? else {
+                return Ok(());
+            };
             let started = Instant::now();
             let outcome = self.run_trial(&trial, options);
             let metric = self.spec.sweep.metric;
@@ -248,7 +255,7 @@ impl SweepDir {
                         record.epochs = Some(*epochs);
                         record.metric = *metric;
                     }
-                    Ok(Outcome::Paused) => {
+                    Ok(Outcome::Paused) | Err(Error::Interrupted { .. }) => {
                         record.state = TrialState::Pending;
                         record.owner = None;
                     }
@@ -258,12 +265,13 @@ impl SweepDir {
                     }
                 }
             })?;
-            if let Err(e) = &outcome {
-                eprintln!("trial {} failed: {e}", trial.id);
+            match outcome {
+                Err(e @ Error::Interrupted { .. }) => return Err(e),
+                Err(e) => eprintln!("trial {} failed: {e}", trial.id),
+                Ok(_) => {}
             }
             write_leaderboard(self, &self.read_table()?)?;
         }
-        Ok(())
     }
 
     /// Change one trial's record under the lock.
@@ -278,57 +286,6 @@ impl SweepDir {
         })
     }
 
-    /// Run the sweep with `workers` processes of `program` (the soundclass
-    /// binary, as `sweep worker`), each with an equal share of the cores,
-    /// and wait for them; one worker runs in this process instead.
-    pub fn run_workers(
-        &self,
-        program: &Path,
-        workers: usize,
-        options: &RunOptions,
-    ) -> Result<TrialTable> {
-        if workers <= 1 {
-            self.work(options)?;
-            return self.finish();
-        }
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let threads = (cores / workers).max(1);
-        let device = options
-            .device
-            .to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_else(|| "auto".into());
-        let mut children = Vec::new();
-        for _ in 0..workers {
-            let mut command = std::process::Command::new(program);
-            command
-                .args(["sweep", "worker"])
-                .arg(&self.dir)
-                .args(["--device", &device])
-                .env("RAYON_NUM_THREADS", threads.to_string());
-            if options.quiet {
-                command.arg("--quiet");
-            }
-            children.push(command.spawn().map_err(|e| Error::io(program, e))?);
-        }
-        let mut failures = Vec::new();
-        for mut child in children {
-            let status = child.wait().map_err(|e| Error::io(program, e))?;
-            if !status.success() {
-                failures.push(status.to_string());
-            }
-        }
-        let table = self.finish()?;
-        if !failures.is_empty() {
-            return Err(Error::InvalidArgument(format!(
-                "sweep workers stopped with errors ({}); `soundclass sweep resume {}` continues",
-                failures.join(", "),
-                self.dir.display()
-            )));
-        }
-        Ok(table)
-    }
-
     /// The table and leaderboard once every worker is done.
     pub fn finish(&self) -> Result<TrialTable> {
         let table = self.read_table()?;
@@ -338,7 +295,7 @@ impl SweepDir {
 
     /// Mark the first pending trial running and return it.
     fn claim(&self) -> Result<Option<Trial>> {
-        let owner = format!("{}:{}", host_name(), std::process::id());
+        let owner = this_owner();
         self.update(|table| {
             let record = table
                 .trials
@@ -355,6 +312,11 @@ impl SweepDir {
         sets.extend(options.overrides.iter().cloned());
         let mut config = self.spec.base_config(&[], &sets)?;
         config.experiment.name = format!("{}/{}", self.spec.sweep.name, trial.id);
+        // Trials decode the corpus once between them.
+        config
+            .training
+            .audio_cache
+            .get_or_insert_with(|| self.dir.join("audio_cache"));
         if !options.quiet {
             eprintln!("trial {} ({})", trial.id, describe(&trial.values));
         }
@@ -488,6 +450,12 @@ impl SweepDir {
             if !blocked {
                 return Ok(Some(values));
             }
+            interrupt::check(|| {
+                format!(
+                    "trial {} waits at epoch {rung} for earlier trials; its checkpoint is saved",
+                    trial.id
+                )
+            })?;
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }
@@ -501,10 +469,43 @@ fn host_name() -> String {
 }
 
 /// True when `owner` (`host:pid`) is a process of this host that has ended.
-fn owner_is_gone(owner: &str, host: &str) -> bool {
-    match owner.rsplit_once(':') {
-        Some((h, pid)) if h == host => !Path::new("/proc").join(pid).exists(),
+/// Whether the process that owns a trial is known to be gone: on this host
+/// by its pid; elsewhere only for a Slurm task, by its job (a previous run
+/// of this very task, or a job that Slurm no longer runs).
+pub(super) fn owner_is_gone(owner: &str, host: &str) -> bool {
+    let (process, task) = match owner.split_once(SLURM_OWNER) {
+        Some((process, task)) => (process, Some(task)),
+        None => (owner, None),
+    };
+    match (process.rsplit_once(':'), task) {
+        (Some((h, pid)), _) if h == host => !Path::new("/proc").join(pid).exists(),
+        (_, Some(task)) => {
+            let job = task.split(' ').next().unwrap_or(task);
+            slurm_task().is_some_and(|mine| mine == task) || !super::slurm::job_is_running(job)
+        }
         _ => false,
+    }
+}
+
+/// Separates the Slurm task in a trial's owner.
+const SLURM_OWNER: &str = " slurm job ";
+
+/// This process's Slurm task, `<job id> step <step>.<rank>` (a requeued
+/// array task comes back with the same), when it runs under Slurm.
+fn slurm_task() -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let job = var("SLURM_JOB_ID")?;
+    let step = var("SLURM_STEP_ID").unwrap_or_else(|| "batch".into());
+    let rank = var("SLURM_PROCID").unwrap_or_else(|| "0".into());
+    Some(format!("{job} step {step}.{rank}"))
+}
+
+/// `host:pid`, and the Slurm task when run under Slurm.
+fn this_owner() -> String {
+    let process = format!("{}:{}", host_name(), std::process::id());
+    match slurm_task() {
+        Some(task) => format!("{process}{SLURM_OWNER}{task}"),
+        None => process,
     }
 }
 

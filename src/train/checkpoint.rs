@@ -56,6 +56,29 @@ pub struct TrainState {
     pub history: Vec<EpochRecord>,
     /// Seconds spent training so far, over all sessions of this run.
     pub train_seconds: f64,
+    /// The epoch in progress when a stop was requested between two steps
+    /// (absent in checkpoints written at an epoch's end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<PartialEpoch>,
+}
+
+/// Progress through epoch `epoch + 1`: what its record will be made of.
+/// Resuming replays the epoch's random draws for the steps already taken
+/// and continues with the next one, so the epoch ends as it would have.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialEpoch {
+    /// Optimizer steps of this epoch already taken.
+    pub steps: usize,
+    pub loss_sum: f64,
+    pub seen: usize,
+    pub predicted: Vec<usize>,
+    pub truth: Vec<usize>,
+    pub step_losses: Vec<(usize, f64)>,
+    /// Sum and count of step losses not yet logged.
+    pub pending_loss: (f64, usize),
+    pub lr: f64,
+    /// Seconds spent in this epoch's steps so far.
+    pub seconds: f64,
 }
 
 impl TrainState {
@@ -69,6 +92,7 @@ impl TrainState {
             stopped_early: false,
             history: Vec::new(),
             train_seconds: 0.0,
+            partial: None,
         }
     }
 }
@@ -101,6 +125,10 @@ pub fn save(
     optimizer: Option<&ModuleOptimizer>,
 ) -> Result<()> {
     let state_json = serde_json::to_vec(state).map_err(|e| record_error(path, "state", e))?;
+    // Burn's running statistics (batch norm) keep the latest update per
+    // thread and fold it in only when synced, which `valid()` does; a record
+    // taken without it would lag one step behind the weights.
+    let _ = model.valid();
     let model_bytes = model
         .clone()
         .into_record()

@@ -2,6 +2,7 @@
 //! CNNs, each writing a run folder; TensorBoard event files for the runs'
 //! metrics.
 
+pub mod audio_cache;
 pub mod baselines;
 pub mod checkpoint;
 pub mod clips;

@@ -1,0 +1,122 @@
+//! Ctrl-C and SIGTERM as requests to stop at the next safe point.
+//!
+//! Long commands (`train`, sweep workers) call [`install`] once; the first
+//! SIGINT or SIGTERM then only raises a flag, which the training loop reads
+//! between optimizer steps: it writes `last.ckpt` with the epoch's progress
+//! and returns [`Error::Interrupted`], so a requeued cluster job or a
+//! `--resume` continues exactly where it stopped. A second signal ends the
+//! process at once (exit status 128 + signal), as a second Ctrl-C does
+//! elsewhere.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+
+struct Flags {
+    requested: Arc<AtomicBool>,
+    signal: Arc<AtomicUsize>,
+}
+
+static FLAGS: OnceLock<Flags> = OnceLock::new();
+
+/// A stop request: the signal that asked for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopRequest {
+    pub signal: i32,
+}
+
+impl StopRequest {
+    pub fn name(self) -> &'static str {
+        match self.signal {
+            signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
+            signal_hook::consts::SIGTERM => "SIGTERM",
+            _ => "a signal",
+        }
+    }
+
+    /// The conventional exit status of a process stopped by this signal.
+    pub fn exit_status(self) -> u8 {
+        (128 + self.signal).clamp(0, 255) as u8
+    }
+}
+
+/// Route SIGINT and SIGTERM to the stop flag (idempotent).
+pub fn install() -> Result<()> {
+    if FLAGS.get().is_some() {
+        return Ok(());
+    }
+    let flags = Flags {
+        requested: Arc::new(AtomicBool::new(false)),
+        signal: Arc::new(AtomicUsize::new(0)),
+    };
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let fail = |e: std::io::Error| Error::InvalidArgument(format!("signal handler: {e}"));
+        // Registered first, so it sees the flag as it was before this
+        // signal: only a second signal ends the process.
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            128 + signal,
+            Arc::clone(&flags.requested),
+        )
+        .map_err(fail)?;
+        signal_hook::flag::register_usize(signal, Arc::clone(&flags.signal), signal as usize)
+            .map_err(fail)?;
+        signal_hook::flag::register(signal, Arc::clone(&flags.requested)).map_err(fail)?;
+    }
+    let _ = FLAGS.set(flags);
+    Ok(())
+}
+
+/// The pending stop request, if a handled signal has arrived.
+pub fn requested() -> Option<StopRequest> {
+    let flags = FLAGS.get()?;
+    if !flags.requested.load(Ordering::SeqCst) {
+        return None;
+    }
+    Some(StopRequest {
+        signal: flags.signal.load(Ordering::SeqCst) as i32,
+    })
+}
+
+/// Forget a stop request that has been honoured, so that this process
+/// can go on (a test that stopped a run and now resumes it).
+pub fn clear() {
+    if let Some(flags) = FLAGS.get() {
+        flags.requested.store(false, Ordering::SeqCst);
+    }
+}
+
+/// `Err(Error::Interrupted)` when a stop was requested, describing `what`
+/// was saved.
+pub fn check(what: impl FnOnce() -> String) -> Result<()> {
+    match requested() {
+        Some(request) => Err(Error::Interrupted {
+            signal: request.name().to_string(),
+            exit_status: request.exit_status(),
+            saved: what(),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_signal_raises_the_flag_without_ending_the_process() {
+        install().unwrap();
+        assert_eq!(requested(), None);
+        signal_hook::low_level::raise(signal_hook::consts::SIGTERM).unwrap();
+        let request = requested().expect("flag raised");
+        assert_eq!(request.signal, signal_hook::consts::SIGTERM);
+        assert_eq!(request.exit_status(), 143);
+        let err = check(|| "nothing".into()).unwrap_err();
+        assert!(err.to_string().contains("SIGTERM"), "{err}");
+        // Lowered again so that no other test in this binary sees it (a
+        // second signal would end the test process).
+        clear();
+        assert_eq!(requested(), None);
+    }
+}

@@ -1,0 +1,110 @@
+//! Local worker processes: `sweep run|resume --workers N` starts N
+//! `soundclass sweep worker` processes on one machine, each with an equal
+//! share of the cores, and waits for them.
+//!
+//! Workers run in their own process group, so a Ctrl-C at the terminal
+//! reaches only the driver, which passes one SIGTERM on to every worker:
+//! each saves its trial at the next step boundary and exits (a second
+//! Ctrl-C would end a worker at once, mid-epoch). A driver killed with -9
+//! leaves its workers running; they finish their trials, and `sweep resume`
+//! takes back only trials whose process is gone.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ExitStatus};
+use std::time::Duration;
+
+use clap::ValueEnum;
+
+use super::run::{RunOptions, SweepDir, TrialTable};
+use crate::error::{Error, Result};
+use crate::interrupt;
+
+impl SweepDir {
+    /// Run the sweep with `workers` processes of `program` (the soundclass
+    /// binary, as `sweep worker`), each with an equal share of the cores,
+    /// and wait for them; one worker runs in this process instead.
+    pub fn run_workers(
+        &self,
+        program: &Path,
+        workers: usize,
+        options: &RunOptions,
+    ) -> Result<TrialTable> {
+        if workers <= 1 {
+            self.work(options)?;
+            return self.finish();
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (cores / workers).max(1);
+        let device = options
+            .device
+            .to_possible_value()
+            .map(|v| v.get_name().to_string())
+            .unwrap_or_else(|| "auto".into());
+        let mut children = Vec::new();
+        for _ in 0..workers {
+            let mut command = std::process::Command::new(program);
+            command
+                .args(["sweep", "worker"])
+                .arg(&self.dir)
+                .args(["--device", &device])
+                .env("RAYON_NUM_THREADS", threads.to_string())
+                .process_group(0);
+            if options.quiet {
+                command.arg("--quiet");
+            }
+            children.push(command.spawn().map_err(|e| Error::io(program, e))?);
+        }
+        let statuses = wait_passing_on_stops(children).map_err(|e| Error::io(program, e))?;
+        let table = self.finish()?;
+        interrupt::check(|| {
+            format!(
+                "every worker saved its trial; `soundclass sweep resume {}` continues",
+                self.dir.display()
+            )
+        })?;
+        let failures: Vec<String> = statuses
+            .iter()
+            .filter(|s| !s.success())
+            .map(|s| s.to_string())
+            .collect();
+        if !failures.is_empty() {
+            return Err(Error::InvalidArgument(format!(
+                "sweep workers stopped with errors ({}); `soundclass sweep resume {}` continues",
+                failures.join(", "),
+                self.dir.display()
+            )));
+        }
+        Ok(table)
+    }
+}
+
+/// Wait for every child; on this process's first stop request, send each
+/// one still running a SIGTERM (once).
+fn wait_passing_on_stops(mut children: Vec<Child>) -> std::io::Result<Vec<ExitStatus>> {
+    let mut statuses: Vec<Option<ExitStatus>> = vec![None; children.len()];
+    let mut passed_on = false;
+    loop {
+        for (child, status) in children.iter_mut().zip(statuses.iter_mut()) {
+            if status.is_none() {
+                *status = child.try_wait()?;
+            }
+        }
+        if statuses.iter().all(Option::is_some) {
+            return Ok(statuses.into_iter().flatten().collect());
+        }
+        if !passed_on && interrupt::requested().is_some() {
+            for (child, status) in children.iter().zip(&statuses) {
+                if status.is_none() {
+                    // SAFETY: kill(2) with a pid we started and have not
+                    // reaped (try_wait returned None), so it is still ours.
+                    unsafe {
+                        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+                    }
+                }
+            }
+            passed_on = true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

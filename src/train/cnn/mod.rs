@@ -1,0 +1,202 @@
+//! CNN training and evaluation: `soundclass train` and `soundclass evaluate`.
+//!
+//! One epoch: a loader thread crops clips from memory (and, off-GPU,
+//! computes their log-Mel) and draws augmentation while the device runs the
+//! previous step; the model trains on log-Mel with SpecAugment masks and
+//! mixup; validation runs on fixed crops or sliding windows; then the epoch
+//! is checkpointed (atomically: `last.ckpt` always, `best.ckpt` when the
+//! monitored metric improves), `metrics.csv` is rewritten and TensorBoard
+//! gets its scalars. A stop request (Ctrl-C, SIGTERM) is honoured between
+//! two steps: `last.ckpt` then holds the epoch's progress, and `--resume`
+//! finishes that epoch as an uninterrupted run would have.
+//!
+//! The steps live in their own files: [`setup`] (manifest, device, front
+//! end, decoded clips), [`epoch`] (training steps and the end of an epoch),
+//! [`evaluate`] (validation, test, `evaluate`), [`logging`] (run files and
+//! TensorBoard).
+
+mod epoch;
+mod evaluate;
+mod logging;
+mod setup;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::Module;
+use serde::Serialize;
+
+use crate::data::spectrograms::{report_skipped, SkippedClip};
+use crate::error::{Error, Result};
+use crate::interrupt;
+use crate::train::device::DeviceChoice;
+use crate::train::metrics::SplitMetrics;
+use crate::train::run_folder;
+use crate::util::atomic_write_str;
+
+use epoch::Trainer;
+pub use evaluate::evaluate_run;
+pub use logging::{epoch_scalars, hparams_of, peak_rss_mb};
+use setup::Setup;
+
+use crate::config::Config;
+
+/// What `soundclass train` was asked to do.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub config: Config,
+    pub device: DeviceChoice,
+    /// Exactly this run folder (`--run-dir`).
+    pub run_dir: Option<PathBuf>,
+    /// Continue this run from its last checkpoint (`--resume`).
+    pub resume: Option<PathBuf>,
+    pub quiet: bool,
+    /// End this session after this many epochs in total, checkpointed as
+    /// usual, so `--resume` continues it (time-sliced or preemptible jobs).
+    pub stop_after_epochs: Option<usize>,
+}
+
+/// What a finished training run reports (`summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub run_dir: PathBuf,
+    pub device: String,
+    pub arch: String,
+    pub parameters: usize,
+    pub classes: Vec<String>,
+    pub train_clips: usize,
+    pub val_clips: usize,
+    pub epochs_run: usize,
+    pub stopped_early: bool,
+    pub monitor: String,
+    pub best_epoch: Option<usize>,
+    pub best_val: Option<SplitMetrics>,
+    pub test: Option<SplitMetrics>,
+    pub skipped_clips: Vec<SkippedClip>,
+    pub train_seconds: f64,
+    pub train_clips_per_second: f64,
+    /// Seconds this session spent before its first step: reading the
+    /// manifest, decoding (or reading cached) audio, building the model.
+    pub startup_seconds: f64,
+    /// Whether the decoded audio came from `training.audio_cache`.
+    pub audio_cache_hit: bool,
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// Paths inside a run folder.
+pub fn last_checkpoint(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints").join("last.ckpt")
+}
+
+pub fn best_checkpoint(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints").join("best.ckpt")
+}
+
+/// Train as `request` says; returns the summary also written to
+/// `summary.json`. A stop request ends it with [`Error::Interrupted`]
+/// once the progress is saved.
+pub fn train(request: TrainRequest) -> Result<TrainSummary> {
+    let started = Instant::now();
+    let config = &request.config;
+    // Manifest and device first: a bad request leaves no empty run folder.
+    let setup = Setup::new(config, None, request.device)?;
+    let run_dir = match &request.resume {
+        Some(dir) => {
+            config.write_resolved(&dir.join("config.toml"))?;
+            dir.clone()
+        }
+        None => run_folder(config, request.run_dir.as_deref())?,
+    };
+    let say = |text: &str| {
+        if !request.quiet {
+            eprintln!("{text}");
+        }
+    };
+    say(&format!("device: {}", setup.device.description));
+    say(&format!("front end: {}", setup.frontend.describe()));
+    say(&format!("run folder: {}", run_dir.display()));
+
+    let data = setup.load_splits(config, request.quiet)?;
+    report_skipped(&data.skipped);
+    logging::write_skipped(&run_dir, &data.skipped)?;
+    if data.train.len() < 2 {
+        return Err(Error::Manifest {
+            path: setup.manifest_path.clone(),
+            reason: format!(
+                "need at least 2 readable train clips, found {}",
+                data.train.len()
+            ),
+        });
+    }
+    // A stop requested while the clips were decoding takes effect after
+    // the first step, so that there is a checkpoint to resume from.
+    logging::write_run_info(&run_dir, config, &setup, request.resume.is_some())?;
+    let mut trainer = Trainer::start(&setup, config, &run_dir, &request, &data.train)?;
+    let startup_seconds = started.elapsed().as_secs_f64();
+    say(&format!(
+        "ready to train after {startup_seconds:.1} s ({})",
+        data.source
+    ));
+
+    let session_end = request
+        .stop_after_epochs
+        .unwrap_or(config.training.epochs)
+        .min(config.training.epochs);
+    while trainer.state.epoch < session_end && !trainer.state.stopped_early {
+        let progress = trainer.train_epoch(&data.train)?;
+        trainer.finish_epoch(progress, &data.val)?;
+        if trainer.state.epoch < session_end && !trainer.state.stopped_early {
+            interrupt::check(|| {
+                format!(
+                    "epoch {} is saved in {}; `--resume` continues with the next",
+                    trainer.state.epoch,
+                    last_checkpoint(&run_dir).display()
+                )
+            })?;
+        }
+    }
+    if trainer.state.stopped_early {
+        say(&format!(
+            "early stop: {} did not improve for {} epochs",
+            config.training.monitor, config.training.patience
+        ));
+    }
+    let test = trainer.test_best(&data.test)?;
+    let state = &trainer.state;
+    let best_val = state
+        .best_epoch
+        .and_then(|e| state.history.get(e - 1))
+        .and_then(|r| r.val.clone());
+    let clips_per_second: f64 = state
+        .history
+        .iter()
+        .map(|r| r.train_clips_per_second)
+        .sum::<f64>()
+        / state.history.len().max(1) as f64;
+    let summary = TrainSummary {
+        run_dir: run_dir.clone(),
+        device: setup.device.description.clone(),
+        arch: config.model.arch.clone(),
+        parameters: trainer.model.num_params(),
+        classes: setup.classes.clone(),
+        train_clips: data.train.len(),
+        val_clips: data.val.len(),
+        epochs_run: state.epoch,
+        stopped_early: state.stopped_early,
+        monitor: config.training.monitor.clone(),
+        best_epoch: state.best_epoch,
+        best_val,
+        test,
+        skipped_clips: data.skipped.clone(),
+        train_seconds: state.train_seconds,
+        train_clips_per_second: clips_per_second,
+        startup_seconds,
+        audio_cache_hit: data.cache_hit,
+        peak_rss_mb: peak_rss_mb(),
+    };
+    let json = serde_json::to_string_pretty(&summary)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    atomic_write_str(&run_dir.join("summary.json"), &json)?;
+    trainer.log_hparams(&summary)?;
+    Ok(summary)
+}
