@@ -584,3 +584,51 @@ fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
         assert_eq!(hparams["model.dropout"], r["values"][0][1], "{id}");
     }
 }
+
+#[test]
+fn devices_put_one_worker_on_each_gpu() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let spec = write_spec(
+        tmp.path(),
+        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
+    );
+    let dir = tmp.path().join("gpus");
+    let mut args = sweep_args(&spec, &dir);
+    // CPU training here: what is checked is which GPU each worker was
+    // given (run.json records it).
+    args.extend(["--devices".to_string(), "0,1".to_string()]);
+    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(&args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut seen = std::collections::BTreeMap::new();
+    for entry in dir.join("trials").read_dir().unwrap() {
+        let info = read_json(&entry.unwrap().path().join("run.json"));
+        assert_eq!(info["gpu_index"], info["cuda_visible_devices"], "{info}");
+        let owner_gpu = info["gpu_index"].as_str().unwrap().to_string();
+        *seen.entry(owner_gpu).or_insert(0) += 1;
+    }
+    assert_eq!(
+        seen.keys().cloned().collect::<Vec<_>>(),
+        ["0", "1"],
+        "{seen:?}"
+    );
+    assert_eq!(seen.values().sum::<usize>(), 4);
+
+    let mut args = sweep_args(&spec, &tmp.path().join("bad"));
+    args.extend(["--workers", "3", "--devices", "0,1"].map(String::from));
+    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(&args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("one worker runs per device"), "{stderr}");
+    assert!(!tmp.path().join("bad").exists(), "nothing is created");
+}

@@ -29,6 +29,10 @@ pub enum SweepCommand {
         /// of the cores.
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// One worker per listed GPU (e.g. 0,1,2,3): each sees only its own
+        /// (CUDA_VISIBLE_DEVICES, and the wgpu adapter of that index).
+        #[arg(long, value_delimiter = ',', value_name = "LIST")]
+        devices: Vec<usize>,
         /// List every trial's overrides and exit.
         #[arg(long)]
         dry_run: bool,
@@ -46,6 +50,9 @@ pub enum SweepCommand {
         retry_failed: bool,
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// One worker per listed GPU, as for `sweep run`.
+        #[arg(long, value_delimiter = ',', value_name = "LIST")]
+        devices: Vec<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -115,9 +122,11 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             sets,
             sweep_dir,
             workers,
+            devices,
             dry_run,
             json,
         } => {
+            check_workers(workers, &devices)?;
             let spec = SweepSpec::load(&spec)?;
             check_trials(&spec, &sets)?;
             if dry_run {
@@ -133,7 +142,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
                 overrides: sets,
                 quiet: json,
             };
-            let table = sweep.run_workers(&this_program()?, workers, &options)?;
+            let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
             finish(&sweep, table, json)
         }
         SweepCommand::Resume {
@@ -141,8 +150,10 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             device,
             retry_failed,
             workers,
+            devices,
             json,
         } => {
+            check_workers(workers, &devices)?;
             crate::interrupt::install()?;
             let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
             sweep.recover(retry_failed)?;
@@ -151,7 +162,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
                 overrides,
                 quiet: json,
             };
-            let table = sweep.run_workers(&this_program()?, workers, &options)?;
+            let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
             finish(&sweep, table, json)
         }
         SweepCommand::Worker {
@@ -270,6 +281,18 @@ fn open_or_create(target: &Path, sweep_dir: Option<&Path>, sets: &[String]) -> R
     let sweep = SweepDir::create(spec, sweep_dir, sets)?;
     eprintln!("sweep folder: {}", sweep.dir.display());
     Ok(sweep)
+}
+
+/// `--devices` starts one worker per GPU; a different `--workers` count
+/// is a contradiction, said before anything is created.
+fn check_workers(workers: usize, devices: &[usize]) -> Result<()> {
+    if !devices.is_empty() && workers > 1 && workers != devices.len() {
+        return Err(crate::error::Error::InvalidArgument(format!(
+            "--workers {workers} and --devices with {} GPUs: one worker runs per device",
+            devices.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Each trial's overrides must load with the command line's too (the

@@ -99,10 +99,14 @@ pub fn check_clip(path: &Path, label: &str, options: &CheckOptions) -> ClipCheck
                 Error::Truncated { .. } => Problem::Truncated,
                 _ => Problem::Unreadable,
             });
-            // The report names the path already; keep the reason only.
+            // The report names the path and the problem already; keep the
+            // reason only.
             let text = e.to_string();
             let prefix = format!("{}: ", path.display());
-            check.detail = text.strip_prefix(&prefix).unwrap_or(&text).to_string();
+            let detail = text.strip_prefix(&prefix).unwrap_or(&text);
+            let kind = check.problem.map_or("", |p| p.as_str());
+            let detail = detail.strip_prefix(&format!("{kind}: ")).unwrap_or(detail);
+            check.detail = detail.to_string();
             return check;
         }
     };

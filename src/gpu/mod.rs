@@ -78,6 +78,22 @@ pub enum GpuApi {
     Vulkan,
 }
 
+/// Set (by `sweep run --devices`) to the index of the discrete GPU this
+/// process uses; otherwise wgpu's default adapter.
+pub const GPU_INDEX_VAR: &str = "SOUNDCLASS_GPU_INDEX";
+
+/// The adapter this process asks wgpu for.
+fn device_kind() -> Result<DeviceKind> {
+    match std::env::var(GPU_INDEX_VAR) {
+        Ok(index) => index
+            .trim()
+            .parse()
+            .map(DeviceKind::DiscreteGpu)
+            .map_err(|_| Error::Gpu(format!("{GPU_INDEX_VAR}={index}: not a GPU index"))),
+        Err(_) => Ok(DeviceKind::DefaultDevice),
+    }
+}
+
 /// Burn device of the wgpu runtime on `api`. The runtime is initialised
 /// once per process and API; later calls return the same device.
 pub fn wgpu_device(api: GpuApi) -> Result<Device> {
@@ -87,9 +103,10 @@ pub fn wgpu_device(api: GpuApi) -> Result<Device> {
         GpuApi::Auto => (&AUTO, WgpuBackend::Auto),
         GpuApi::Vulkan => (&VULKAN, WgpuBackend::Vulkan),
     };
+    let kind = device_kind()?;
     cell.get_or_init(|| {
         match Device::wgpu_options()
-            .device_kind(DeviceKind::DefaultDevice)
+            .device_kind(kind.clone())
             .graphics_api(backend)
             .init()
         {
@@ -97,7 +114,7 @@ pub fn wgpu_device(api: GpuApi) -> Result<Device> {
             // Burn's default device (e.g. while loading optimizer state)
             // got there first with default options: share that runtime.
             Err(e) if api == GpuApi::Auto && e.to_string().contains("already initialized") => {
-                Ok(Device::wgpu(DeviceKind::DefaultDevice))
+                Ok(Device::wgpu(kind.clone()))
             }
             Err(e) => Err(format!("no wgpu device for {api:?}: {e}")),
         }

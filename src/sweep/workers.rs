@@ -1,6 +1,7 @@
 //! Local worker processes: `sweep run|resume --workers N` starts N
 //! `soundclass sweep worker` processes on one machine, each with an equal
-//! share of the cores, and waits for them.
+//! share of the cores, and waits for them; `--devices 0,1,..` starts one
+//! per GPU, each seeing only its own.
 //!
 //! Workers run in their own process group, so a Ctrl-C at the terminal
 //! reaches only the driver, which passes one SIGTERM on to every worker:
@@ -24,13 +25,27 @@ impl SweepDir {
     /// Run the sweep with `workers` processes of `program` (the soundclass
     /// binary, as `sweep worker`), each with an equal share of the cores,
     /// and wait for them; one worker runs in this process instead.
+    /// With `devices`, one worker per GPU index instead, each seeing only
+    /// its own GPU.
     pub fn run_workers(
         &self,
         program: &Path,
         workers: usize,
+        devices: &[usize],
         options: &RunOptions,
     ) -> Result<TrialTable> {
-        if workers <= 1 {
+        if !devices.is_empty() && workers > 1 && workers != devices.len() {
+            return Err(Error::InvalidArgument(format!(
+                "--workers {workers} and --devices with {} GPUs: one worker runs per device",
+                devices.len()
+            )));
+        }
+        let workers = if devices.is_empty() {
+            workers
+        } else {
+            devices.len()
+        };
+        if workers <= 1 && devices.is_empty() {
             self.work(options)?;
             return self.finish();
         }
@@ -42,8 +57,17 @@ impl SweepDir {
             .map(|v| v.get_name().to_string())
             .unwrap_or_else(|| "auto".into());
         let mut children = Vec::new();
-        for _ in 0..workers {
+        for worker in 0..workers {
             let mut command = std::process::Command::new(program);
+            if let Some(gpu) = devices.get(worker) {
+                // CUDA (and LibTorch) count GPUs in PCI order here, as wgpu
+                // does; the worker then uses its one visible CUDA device, or
+                // the wgpu adapter of this index (crate::gpu).
+                command
+                    .env("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+                    .env("CUDA_VISIBLE_DEVICES", gpu.to_string())
+                    .env(crate::gpu::GPU_INDEX_VAR, gpu.to_string());
+            }
             command
                 .args(["sweep", "worker"])
                 .arg(&self.dir)

@@ -221,6 +221,9 @@ pub(super) fn write_run_info(
         "manifest_xxh3": format!("{:032x}", xxhash_rust::xxh3::xxh3_128(&manifest_bytes)),
         "device": setup.device.description,
         "device_kind": setup.device.name,
+        // The GPU a sweep worker was given (`sweep run --devices`).
+        "gpu_index": std::env::var(crate::gpu::GPU_INDEX_VAR).ok(),
+        "cuda_visible_devices": std::env::var("CUDA_VISIBLE_DEVICES").ok(),
         "front_end": setup.frontend.describe(),
         "resumed": resumed,
         "experiment": config.experiment.name,
