@@ -18,7 +18,13 @@ stop() {
   done
 }
 
-if [ "$cmd" = stop ]; then stop; exit 0; fi
+if [ "$cmd" = stop ]; then
+  if ! grep -qF "# Written by soundclass scripts/slurm_local.sh" /etc/slurm/slurm.conf 2>/dev/null; then
+    echo "$0: this Slurm was not started by this script; not stopping it" >&2
+    exit 2
+  fi
+  stop; exit 0
+fi
 if [ "$cmd" = status ]; then sinfo; exit 0; fi
 if [ "$cmd" != start ]; then echo "usage: $0 [start|stop|status]" >&2; exit 2; fi
 if [ "$(id -u)" != 0 ]; then echo "$0: needs root (installs packages, starts daemons)" >&2; exit 2; fi
@@ -45,11 +51,18 @@ if ! pgrep -x munged >/dev/null; then
   runuser -u munge -- /usr/sbin/munged
 fi
 
+# Never overwrite a real cluster's configuration: only our own.
+marker="# Written by soundclass scripts/slurm_local.sh"
+if [ -s /etc/slurm/slurm.conf ] && ! grep -qF "$marker" /etc/slurm/slurm.conf; then
+  echo "$0: /etc/slurm/slurm.conf exists and was not written by this script; refusing to replace it" >&2
+  exit 2
+fi
+
 # The node as slurmd sees it (CPUs, sockets, cores, memory).
 node=$(slurmd -C | head -1 | sed 's/ UpTime=.*//')
 mkdir -p /etc/slurm /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
 cat > /etc/slurm/slurm.conf <<CONF
-# Written by soundclass scripts/slurm_local.sh: one node, root daemons.
+$marker: one node, root daemons.
 ClusterName=soundclass
 SlurmctldHost=$host
 AuthType=auth/munge

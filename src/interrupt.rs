@@ -1,12 +1,14 @@
 //! Ctrl-C and SIGTERM as requests to stop at the next safe point.
 //!
-//! Long commands (`train`, sweep workers) call [`install`] once; the first
-//! SIGINT or SIGTERM then only raises a flag, which the training loop reads
+//! Long commands (`train`, sweep workers) call [`install`] once; SIGINT,
+//! SIGTERM and SIGHUP then only raise a flag, which the training loop reads
 //! between optimizer steps: it writes `last.ckpt` with the epoch's progress
 //! and returns [`Error::Interrupted`], so a requeued cluster job or a
-//! `--resume` continues exactly where it stopped. A second signal ends the
-//! process at once (exit status 128 + signal), as a second Ctrl-C does
-//! elsewhere.
+//! `--resume` continues exactly where it stopped. A second Ctrl-C ends the
+//! process at once (exit status 130), as it does elsewhere; a repeated
+//! SIGTERM does not, because schedulers often send it twice (to every
+//! process of a job, and again through a driver) and follow with SIGKILL
+//! when they mean it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -31,6 +33,7 @@ impl StopRequest {
         match self.signal {
             signal_hook::consts::SIGINT => "SIGINT (Ctrl-C)",
             signal_hook::consts::SIGTERM => "SIGTERM",
+            signal_hook::consts::SIGHUP => "SIGHUP",
             _ => "a signal",
         }
     }
@@ -41,7 +44,7 @@ impl StopRequest {
     }
 }
 
-/// Route SIGINT and SIGTERM to the stop flag (idempotent).
+/// Route SIGINT, SIGTERM and SIGHUP to the stop flag (idempotent).
 pub fn install() -> Result<()> {
     if FLAGS.get().is_some() {
         return Ok(());
@@ -50,16 +53,17 @@ pub fn install() -> Result<()> {
         requested: Arc::new(AtomicBool::new(false)),
         signal: Arc::new(AtomicUsize::new(0)),
     };
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        let fail = |e: std::io::Error| Error::InvalidArgument(format!("signal handler: {e}"));
-        // Registered first, so it sees the flag as it was before this
-        // signal: only a second signal ends the process.
-        signal_hook::flag::register_conditional_shutdown(
-            signal,
-            128 + signal,
-            Arc::clone(&flags.requested),
-        )
-        .map_err(fail)?;
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let fail = |e: std::io::Error| Error::InvalidArgument(format!("signal handler: {e}"));
+    // Registered first, so it sees the flag as it was before this signal:
+    // only a second Ctrl-C ends the process.
+    signal_hook::flag::register_conditional_shutdown(
+        SIGINT,
+        128 + SIGINT,
+        Arc::clone(&flags.requested),
+    )
+    .map_err(fail)?;
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register_usize(signal, Arc::clone(&flags.signal), signal as usize)
             .map_err(fail)?;
         signal_hook::flag::register(signal, Arc::clone(&flags.requested)).map_err(fail)?;

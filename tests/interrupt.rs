@@ -172,9 +172,15 @@ fn sigterm_to_the_train_command_saves_and_resume_matches() {
     while !checkpoint.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    // Twice, as a scheduler that signals every process of a job and a
+    // driver that passes the signal on would: the same request, still
+    // saved (an immediate exit would not print "stopped by").
+    for _ in 0..2 {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe {
+            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -21,7 +21,7 @@ fn slurm_answers() -> bool {
 }
 
 /// Two classes of tones, 12 train and 4 val clips, and a spec of 2 points
-/// x 2 repeats of 4 epochs.
+/// x 2 repeats of 8 epochs.
 fn fixture(dir: &Path) -> PathBuf {
     let mut csv = String::from("path,label,split\n");
     for i in 0..16 {
@@ -48,7 +48,7 @@ fn fixture(dir: &Path) -> PathBuf {
     let config = tiny_config(
         &manifest,
         &["low", "high"],
-        &["training.batch_size=1", "training.epochs=4"],
+        &["training.batch_size=1", "training.epochs=8"],
     );
     let base = dir.join("base.toml");
     std::fs::write(&base, config.to_toml_string().unwrap()).unwrap();
@@ -144,9 +144,12 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
     assert!(script.contains("#SBATCH --array=0-1%2"), "{script}");
     assert!(script.contains("#SBATCH --signal=B:USR1@120"), "{script}");
 
-    // Both tasks busy with a trial that has a checkpoint: cancel task 0.
+    // Both tasks busy with a trial that has a checkpoint, and a trial still
+    // pending for the survivor to go on with: cancel task 0.
     wait_for("two running trials", Duration::from_secs(300), || {
-        states(&cluster).iter().filter(|s| *s == "running").count() == 2
+        let states = states(&cluster);
+        states.iter().filter(|s| *s == "running").count() == 2
+            && states.iter().any(|s| s == "pending")
             && cluster.join("trials/t0000/checkpoints/last.ckpt").exists()
     });
     let status = Command::new("scancel")

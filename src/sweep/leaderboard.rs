@@ -171,7 +171,12 @@ pub fn write_leaderboard(sweep: &SweepDir, table: &TrialTable) -> Result<()> {
         }
         out.flush()
     })?;
-    let plots = write_plots(sweep, table)?;
+    // Plots are a view of the table: a failure to draw is said, and the
+    // sweep goes on.
+    let plots = write_plots(sweep, table).unwrap_or_else(|e| {
+        eprintln!("warning: sweep plots not drawn: {e}");
+        Vec::new()
+    });
     let mut md = markdown(sweep, table, &points);
     if !plots.is_empty() {
         md += "\n## Plots\n\n";

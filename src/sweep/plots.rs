@@ -83,9 +83,11 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
             dots.push(dot);
         }
     }
+    dots.retain(|d| d.1.is_finite());
     if dots.is_empty() {
         return Ok(false);
     }
+    let (categories, dots) = in_value_order(categories, dots);
     let (lo, hi) = padded_range(dots.iter().map(|d| d.1));
     let n = categories.len();
     render(path, |root| {
@@ -170,6 +172,27 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
     Ok(true)
 }
 
+/// Categories sorted by value when every value is a number (first-seen
+/// order otherwise), with the dots' indices following them.
+fn in_value_order(categories: Vec<String>, dots: Vec<Dot>) -> (Vec<String>, Vec<Dot>) {
+    let numbers: Option<Vec<f64>> = categories.iter().map(|c| c.parse().ok()).collect();
+    let Some(numbers) = numbers else {
+        return (categories, dots);
+    };
+    let mut order: Vec<usize> = (0..categories.len()).collect();
+    order.sort_by(|&a, &b| numbers[a].total_cmp(&numbers[b]));
+    let mut rank = vec![0; order.len()];
+    for (position, &old) in order.iter().enumerate() {
+        rank[old] = position;
+    }
+    let sorted = order.iter().map(|&i| categories[i].clone()).collect();
+    let dots = dots
+        .into_iter()
+        .map(|(i, y, done)| (rank[i], y, done))
+        .collect();
+    (sorted, dots)
+}
+
 /// A trial's dot: finished trials at their objective, pruned ones at their
 /// last rung's value.
 fn dot_of(record: &TrialRecord, index: usize) -> Option<Dot> {
@@ -207,6 +230,8 @@ fn val_curve(run_dir: &Path, metric: Objective) -> Vec<(f64, f64)> {
     let column = match metric {
         Objective::ValLoss => 2,
         Objective::ValMacroF1 => 4,
+        // metrics.csv has no balanced accuracy: plain accuracy stands in,
+        // and the axis says so.
         Objective::ValAccuracy | Objective::ValBalancedAccuracy => 3,
     };
     let Ok(text) = std::fs::read_to_string(run_dir.join("metrics.csv")) else {
@@ -251,11 +276,17 @@ fn learning_curves(
         .iter()
         .flat_map(|(_, c)| c.iter().map(|p| p.0))
         .fold(1.0f64, f64::max);
-    let (lo, hi) = padded_range(curves.iter().flat_map(|(_, c)| c.iter().map(|p| p.1)));
+    let (lo, hi) = padded_range(
+        curves
+            .iter()
+            .flat_map(|(_, c)| c.iter().map(|p| p.1))
+            .filter(|v| v.is_finite()),
+    );
     let y_name = match metric {
         Objective::ValLoss => "val loss",
         Objective::ValMacroF1 => "val macro-F1",
-        _ => "val accuracy",
+        Objective::ValBalancedAccuracy => "val accuracy (not balanced)",
+        Objective::ValAccuracy => "val accuracy",
     };
     render(path, |root| {
         let e = |err: &dyn std::fmt::Display| plot_error(path, err);
@@ -335,5 +366,17 @@ mod tests {
         assert_eq!(padded_range(std::iter::empty()), (0.0, 1.0));
         assert_eq!(short_key("model.init.conv"), "init.conv");
         assert_eq!(short_key("lr"), "lr");
+    }
+
+    #[test]
+    fn numeric_values_are_plotted_in_order() {
+        let categories = vec!["0.01".to_string(), "0.0001".into(), "0.001".into()];
+        let dots = vec![(0, 0.5, true), (1, 0.6, true), (2, 0.7, false)];
+        let (sorted, dots) = in_value_order(categories, dots);
+        assert_eq!(sorted, ["0.0001", "0.001", "0.01"]);
+        assert_eq!(dots, [(2, 0.5, true), (0, 0.6, true), (1, 0.7, false)]);
+        let words = vec!["b".to_string(), "a".into()];
+        let (kept, _) = in_value_order(words.clone(), Vec::new());
+        assert_eq!(kept, words, "names keep the sweep's order");
     }
 }

@@ -447,15 +447,15 @@ impl SweepDir {
                 self.recover(false)?;
                 return Ok(None);
             }
-            if !blocked {
-                return Ok(Some(values));
-            }
             interrupt::check(|| {
                 format!(
-                    "trial {} waits at epoch {rung} for earlier trials; its checkpoint is saved",
+                    "trial {} is saved at epoch {rung} (its rung); it continues from there",
                     trial.id
                 )
             })?;
+            if !blocked {
+                return Ok(Some(values));
+            }
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
     }

@@ -107,7 +107,7 @@ impl SweepDir {
             .to_possible_value()
             .map_or_else(|| "auto".to_string(), |v| v.get_name().to_string());
         let mut header = vec![
-            format!("--job-name=sc-{}", self.spec.sweep.name),
+            format!("--job-name=sc-{}", job_name(&self.spec.sweep.name)),
             format!("--array=0-{}%{}", tasks - 1, options.array_parallel),
             format!("--cpus-per-task={}", options.cpus_per_task),
             format!("--chdir={}", workdir.display()),
@@ -147,12 +147,15 @@ trap on_time_limit USR1
 trap ':' TERM
 {program} sweep worker {dir} --device {device} --quiet &
 worker=$!
-while :; do
-  wait "$worker"; status=$?
-  kill -0 "$worker" 2>/dev/null || break
+# A trapped signal ends `wait` early: wait again until the worker is gone,
+# then once more for its own exit status.
+while kill -0 "$worker" 2>/dev/null; do
+  wait "$worker"
 done
+wait "$worker"; status=$?
 echo "worker exited with status $status"
-if [ "$timed_out" = 1 ]; then
+# 143: the worker saved its trial on our SIGTERM; the sweep is not done.
+if [ "$timed_out" = 1 ] && [ "$status" = 143 ]; then
   scontrol requeue "${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}"
 fi
 exit "$status"
@@ -172,6 +175,21 @@ exit "$status"
         dry_run: bool,
     ) -> Result<(PathBuf, String, Option<SlurmJob>)> {
         options.check()?;
+        for (what, path) in [
+            ("sweep folder", absolute(&self.dir)),
+            (
+                "working directory",
+                std::env::current_dir().map_err(|e| Error::io(".", e))?,
+            ),
+        ] {
+            let text = path.to_string_lossy();
+            if text.chars().any(|c| c.is_whitespace() || c == '%') {
+                return Err(Error::InvalidArgument(format!(
+                    "{what} {text}: #SBATCH lines cannot hold spaces or `%` in paths; \
+                     use a path without them"
+                )));
+            }
+        }
         let table = self.read_table()?;
         let open = table
             .trials
@@ -247,23 +265,30 @@ pub fn queued_tasks(job_id: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Whether Slurm runs job `job_id` now. Answers are kept for ten seconds:
-/// workers waiting on other trials ask often, and squeue is shared.
+/// Whether the process of Slurm job `job_id` (one array task's own job
+/// id) may still be alive: false once Slurm has forgotten the job, or
+/// lists it as pending again (requeued: its old process is gone) or
+/// finished; suspended and running jobs are alive. Answers are kept for 30
+/// seconds: workers waiting on other trials ask often, and slurmctld is
+/// shared.
 pub fn job_is_running(job_id: &str) -> bool {
     static SEEN: Mutex<BTreeMap<String, (Instant, bool)>> = Mutex::new(BTreeMap::new());
     let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(&(at, running)) = seen.get(job_id) {
-        if at.elapsed() < Duration::from_secs(10) {
+        if at.elapsed() < Duration::from_secs(30) {
             return running;
         }
     }
+    // `%A` is each array task's own job id: `--jobs` with an array's id
+    // lists all its tasks, and only the one asked about counts.
     let running = match Command::new("squeue")
-        .args(["--noheader", "--jobs", job_id, "--format=%T"])
+        .args(["--noheader", "--jobs", job_id, "--format=%A %T"])
         .output()
     {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
             .lines()
-            .any(|state| state.trim() == "RUNNING" || state.trim() == "COMPLETING"),
+            .filter_map(|line| line.trim().split_once(' '))
+            .any(|(id, state)| id == job_id && process_may_live(state)),
         // Invalid job id: Slurm has forgotten it, so it runs no more.
         Ok(out) => !String::from_utf8_lossy(&out.stderr).contains("Invalid job id"),
         // No squeue here: nothing is known, so nothing is taken over.
@@ -271,6 +296,39 @@ pub fn job_is_running(job_id: &str) -> bool {
     };
     seen.insert(job_id.to_string(), (Instant::now(), running));
     running
+}
+
+/// Job states (squeue's long names) in which the job's processes exist.
+fn process_may_live(state: &str) -> bool {
+    !matches!(
+        state,
+        "PENDING"
+            | "REQUEUED"
+            | "REQUEUE_HOLD"
+            | "REQUEUE_FED"
+            | "COMPLETED"
+            | "CANCELLED"
+            | "FAILED"
+            | "TIMEOUT"
+            | "NODE_FAIL"
+            | "PREEMPTED"
+            | "BOOT_FAIL"
+            | "DEADLINE"
+            | "OUT_OF_MEMORY"
+    )
+}
+
+/// A sweep name as a Slurm job name: letters, digits, `_`, `-`, `.`.
+fn job_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_-.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// `text` in single quotes for bash.

@@ -6,9 +6,14 @@
 //! Workers run in their own process group, so a Ctrl-C at the terminal
 //! reaches only the driver, which passes one SIGTERM on to every worker:
 //! each saves its trial at the next step boundary and exits (a second
-//! Ctrl-C would end a worker at once, mid-epoch). A driver killed with -9
-//! leaves its workers running; they finish their trials, and `sweep resume`
-//! takes back only trials whose process is gone.
+//! Ctrl-C ends the driver at once; the workers still save). A SIGTERM that
+//! reaches the workers directly as well (a scheduler signalling every
+//! process of a job) does no harm: a repeated SIGTERM is the same request.
+//! A driver killed with -9 leaves its workers running; they finish their
+//! trials, and `sweep resume` takes back only trials whose process is gone.
+//! (On clusters whose Slurm tracks processes by process group,
+//! `proctrack/pgid`, run workers as array tasks rather than `--workers`
+//! inside one job: the workers' own groups escape that tracking.)
 
 use std::os::unix::process::CommandExt;
 use std::path::Path;

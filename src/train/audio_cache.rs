@@ -10,7 +10,8 @@
 //! bit for bit as a decoding one. The key hashes what the decoded clips
 //! depend on: the manifest's rows of the split (resolved path, label) with
 //! each file's size and modification time, the classes, the sample rate,
-//! `training.cache_seconds` and this format's version. Files are written
+//! `training.cache_seconds`, the soundclass version (its decoders and
+//! resampler) and this format's version. Files are written
 //! atomically under a lock, so concurrent workers decode a split once.
 
 use std::fs::File;
@@ -43,7 +44,8 @@ impl ClipKey<'_> {
     /// The cache file's name: `<split>-<128-bit hash>.clips`.
     pub fn file_name(&self) -> String {
         let mut text = format!(
-            "soundclass decoded audio v{DECODE_VERSION}\nsplit {}\nclasses {}\nrate {}\ncache_seconds {:?}\n",
+            "soundclass {} decoded audio v{DECODE_VERSION}\nsplit {}\nclasses {}\nrate {}\ncache_seconds {:?}\n",
+            env!("CARGO_PKG_VERSION"),
             self.split.as_str(),
             self.classes.join("\u{1f}"),
             self.sample_rate,
@@ -177,7 +179,11 @@ pub fn read(path: &Path) -> Result<(ClipSet, Vec<SkippedClip>)> {
         .map_err(|e| corrupt(e.to_string()))?;
     let header: Header =
         serde_json::from_slice(&header).map_err(|e| corrupt(format!("header: {e}")))?;
-    let samples: u64 = header.lengths.iter().sum();
+    let samples = header
+        .lengths
+        .iter()
+        .try_fold(0u64, |sum, &n| sum.checked_add(n))
+        .ok_or_else(|| corrupt("clip lengths overflow".into()))?;
     let clips = header.paths.len();
     if header.labels.len() != clips
         || header.lengths.len() != clips

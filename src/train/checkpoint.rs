@@ -69,6 +69,12 @@ pub struct TrainState {
 pub struct PartialEpoch {
     /// Optimizer steps of this epoch already taken.
     pub steps: usize,
+    /// The epoch's batch size and length when it was saved: a resume with
+    /// other values would mix two data streams.
+    #[serde(default)]
+    pub batch: usize,
+    #[serde(default)]
+    pub steps_per_epoch: usize,
     pub loss_sum: f64,
     pub seen: usize,
     pub predicted: Vec<usize>,

@@ -130,8 +130,23 @@ impl<'a> Trainer<'a> {
         let steps_per_epoch = train_set.len() / batch;
         let mut progress = self.state.partial.take().unwrap_or_else(|| PartialEpoch {
             lr: learning_rate(t, self.state.step, steps_per_epoch),
+            batch,
+            steps_per_epoch,
             ..PartialEpoch::default()
         });
+        if (progress.batch, progress.steps_per_epoch) != (batch, steps_per_epoch) {
+            return Err(Error::ConfigValue {
+                key: "training.batch_size".into(),
+                reason: format!(
+                    "epoch {} was saved part-way with batches of {} ({} per epoch); resuming it \
+                     with batches of {batch} ({steps_per_epoch} per epoch) would mix two epochs' \
+                     data: resume with the run's own config",
+                    epoch + 1,
+                    progress.batch,
+                    progress.steps_per_epoch
+                ),
+            });
+        }
         let order = epoch_order(
             &train_set.labels,
             self.setup.classes.len(),

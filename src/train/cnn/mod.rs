@@ -116,6 +116,16 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     say(&format!("front end: {}", setup.frontend.describe()));
     say(&format!("run folder: {}", run_dir.display()));
 
+    // A resumed run that is asked to stop before it starts has nothing new
+    // to save: its checkpoint stands.
+    if request.resume.is_some() {
+        interrupt::check(|| {
+            format!(
+                "before resuming; {} is unchanged",
+                last_checkpoint(&run_dir).display()
+            )
+        })?;
+    }
     let data = setup.load_splits(config, request.quiet)?;
     report_skipped(&data.skipped);
     logging::write_skipped(&run_dir, &data.skipped)?;
