@@ -7,7 +7,7 @@ use std::path::Path;
 use ab_glyph::{point, Font, FontRef, PxScale, ScaleFont};
 
 use crate::error::{Error, Result};
-use crate::util::atomic_write;
+pub use crate::util::write_rgb_png;
 
 static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
@@ -24,20 +24,6 @@ pub fn register_plot_font() {
             FONT_BYTES,
         );
     });
-}
-
-/// Write a `width x height` RGB buffer as a PNG, atomically.
-pub fn write_rgb_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let png_error = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
-        let mut writer = encoder.write_header().map_err(png_error)?;
-        writer.write_image_data(rgb).map_err(png_error)?;
-    }
-    atomic_write(path, |w| std::io::Write::write_all(w, &bytes))
 }
 
 pub struct Canvas {

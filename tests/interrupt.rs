@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::tiny_config;
 use soundclass::train::checkpoint;
@@ -15,31 +15,9 @@ use soundclass::train::cnn::{last_checkpoint, train, TrainRequest};
 use soundclass::train::device::DeviceChoice;
 use soundclass::{interrupt, Config, Error};
 
-/// Two classes of tones, 12 train and 4 val clips; `extra` config keys.
+/// The two-tone fixture with the tiny test config and `extra` keys.
 fn fixture(dir: &Path, extra: &[&str]) -> Config {
-    let mut csv = String::from("path,label,split\n");
-    for i in 0..16 {
-        let (label, freq) = if i % 2 == 0 {
-            ("low", 300.0)
-        } else {
-            ("high", 3000.0)
-        };
-        let name = format!("clip{i}.wav");
-        let tone = common::sine(freq + 20.0 * i as f32, 16000, 0.5, 0.4);
-        soundclass::audio::write_wav(
-            &dir.join(&name),
-            &tone,
-            16000,
-            1,
-            soundclass::audio::WavEncoding::Pcm16,
-        )
-        .unwrap();
-        let split = if i >= 12 { "val" } else { "train" };
-        csv += &format!("{name},{label},{split}\n");
-    }
-    let manifest = dir.join("manifest.csv");
-    std::fs::write(&manifest, csv).unwrap();
-    tiny_config(&manifest, &["low", "high"], extra)
+    tiny_config(&common::two_tones(dir), &["low", "high"], extra)
 }
 
 fn request(config: &Config, run_dir: &Path, resume: bool) -> TrainRequest {
@@ -154,11 +132,7 @@ fn sigterm_to_the_train_command_saves_and_resume_matches() {
     std::fs::write(&config_path, config.to_toml_string().unwrap()).unwrap();
     let whole = tmp.path().join("whole");
     let out = train_command(&config_path, &whole).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 
     // SIGTERM once the first epoch is saved, wherever in epoch 2 or 3 it
     // lands: the run stops with its work saved.
@@ -168,18 +142,14 @@ fn sigterm_to_the_train_command_saves_and_resume_matches() {
         .spawn()
         .unwrap();
     let checkpoint = last_checkpoint(&stopped);
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while !checkpoint.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    common::wait_until("checkpoint", Duration::from_secs(300), || {
+        checkpoint.exists()
+    });
     // Twice, as a scheduler that signals every process of a job and a
     // driver that passes the signal on would: the same request, still
     // saved (an immediate exit would not print "stopped by").
     for _ in 0..2 {
-        // SAFETY: kill(2) on our own child, not yet reaped.
-        unsafe {
-            libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-        }
+        common::terminate(&child);
         std::thread::sleep(Duration::from_millis(5));
     }
     let out = child.wait_with_output().unwrap();
@@ -200,11 +170,7 @@ fn sigterm_to_the_train_command_saves_and_resume_matches() {
         ])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert_eq!(metrics(&stopped), metrics(&whole));
     assert_eq!(history(&stopped), history(&whole));
 }

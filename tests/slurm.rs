@@ -9,9 +9,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{soundclass, tiny_config};
+use common::{read_json, soundclass};
 
 fn slurm_answers() -> bool {
     Command::new("sinfo")
@@ -23,35 +23,7 @@ fn slurm_answers() -> bool {
 /// Two classes of tones, 12 train and 4 val clips, and a spec of 2 points
 /// x 2 repeats of 8 epochs.
 fn fixture(dir: &Path) -> PathBuf {
-    let mut csv = String::from("path,label,split\n");
-    for i in 0..16 {
-        let (label, freq) = if i % 2 == 0 {
-            ("low", 300.0)
-        } else {
-            ("high", 3000.0)
-        };
-        let name = format!("clip{i}.wav");
-        let tone = common::sine(freq + 20.0 * i as f32, 16000, 0.5, 0.4);
-        soundclass::audio::write_wav(
-            &dir.join(&name),
-            &tone,
-            16000,
-            1,
-            soundclass::audio::WavEncoding::Pcm16,
-        )
-        .unwrap();
-        let split = if i >= 12 { "val" } else { "train" };
-        csv += &format!("{name},{label},{split}\n");
-    }
-    let manifest = dir.join("manifest.csv");
-    std::fs::write(&manifest, csv).unwrap();
-    let config = tiny_config(
-        &manifest,
-        &["low", "high"],
-        &["training.batch_size=1", "training.epochs=8"],
-    );
-    let base = dir.join("base.toml");
-    std::fs::write(&base, config.to_toml_string().unwrap()).unwrap();
+    let base = common::two_tone_base(dir, &["training.batch_size=1", "training.epochs=8"]);
     let spec = dir.join("spec.toml");
     std::fs::write(
         &spec,
@@ -64,10 +36,6 @@ fn fixture(dir: &Path) -> PathBuf {
     spec
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 fn states(dir: &Path) -> Vec<String> {
     read_json(&dir.join("trials.json"))["trials"]
         .as_array()
@@ -75,14 +43,6 @@ fn states(dir: &Path) -> Vec<String> {
         .iter()
         .map(|r| r["state"].as_str().unwrap().to_string())
         .collect()
-}
-
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[test]
@@ -108,11 +68,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
         local.to_str().unwrap(),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 
     let cluster = tmp.path().join("cluster");
     let out = soundclass(&[
@@ -132,11 +88,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
         cluster.to_str().unwrap(),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let submitted: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let job = submitted["job"]["job_id"].as_str().unwrap().to_string();
     assert_eq!(submitted["job"]["tasks"], 2);
@@ -146,7 +98,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
 
     // Both tasks busy with a trial that has a checkpoint, and a trial still
     // pending for the survivor to go on with: cancel task 0.
-    wait_for("two running trials", Duration::from_secs(300), || {
+    common::wait_until("two running trials", Duration::from_secs(300), || {
         let states = states(&cluster);
         states.iter().filter(|s| *s == "running").count() == 2
             && states.iter().any(|s| s == "pending")
@@ -161,7 +113,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
     let text = String::from_utf8_lossy(&status_text.stdout);
     assert!(text.contains(&format!("slurm job {job}")), "{text}");
 
-    wait_for("the job array to finish", Duration::from_secs(600), || {
+    common::wait_until("the job array to finish", Duration::from_secs(600), || {
         soundclass::sweep::slurm::queued_tasks(&job).is_empty()
     });
     let logs: String = std::fs::read_dir(cluster.join("slurm"))

@@ -6,43 +6,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{soundclass, tiny_config};
+use common::{read_json, soundclass};
 use soundclass::sweep::{trials, SweepSpec};
 
-/// Two classes of tones (low, high), 6 train and 2 val clips each.
+/// The two-tone fixture (6 train and 2 val clips per class) and a base
+/// config of 3 epochs for it.
 fn fixture(dir: &Path) -> PathBuf {
-    let mut csv = String::from("path,label,split\n");
-    for i in 0..16 {
-        let (label, freq) = if i % 2 == 0 {
-            ("low", 300.0)
-        } else {
-            ("high", 3000.0)
-        };
-        let name = format!("clip{i}.wav");
-        let tone = common::sine(freq + 20.0 * i as f32, 16000, 0.5, 0.4);
-        soundclass::audio::write_wav(
-            &dir.join(&name),
-            &tone,
-            16000,
-            1,
-            soundclass::audio::WavEncoding::Pcm16,
-        )
-        .unwrap();
-        let split = if i >= 12 { "val" } else { "train" };
-        csv += &format!("{name},{label},{split}\n");
-    }
-    let manifest = dir.join("manifest.csv");
-    std::fs::write(&manifest, csv).unwrap();
-    let config = tiny_config(
-        &manifest,
-        &["low", "high"],
-        &["training.batch_size=4", "training.epochs=3"],
-    );
-    let base = dir.join("base.toml");
-    std::fs::write(&base, config.to_toml_string().unwrap()).unwrap();
-    base
+    common::two_tone_base(dir, &["training.batch_size=4", "training.epochs=3"])
 }
 
 fn spec_text(base: &Path, method: &str, parameters: &str) -> String {
@@ -162,8 +134,22 @@ fn grid_and_random_expansion_are_reproducible() {
     }
 }
 
-fn read_json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+/// The fixture and a grid over two dropout values, two repeats each.
+fn dropout_spec(dir: &Path) -> PathBuf {
+    let base = fixture(dir);
+    write_spec(
+        dir,
+        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
+    )
+}
+
+/// Run soundclass with `args`; it must succeed.
+fn sweep_ok(args: &[String]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(args)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
 }
 
 fn sweep_args(spec: &Path, dir: &Path) -> Vec<String> {
@@ -243,22 +229,10 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
 #[test]
 fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = fixture(tmp.path());
-    let spec = write_spec(
-        tmp.path(),
-        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
-    );
+    let spec = dropout_spec(tmp.path());
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let whole = tmp.path().join("whole");
-    let out = Command::new(bin)
-        .args(sweep_args(&spec, &whole))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sweep_ok(&sweep_args(&spec, &whole));
 
     // Kill the second sweep in the middle of its second trial.
     let killed = tmp.path().join("killed");
@@ -267,10 +241,9 @@ fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
         .spawn()
         .unwrap();
     let checkpoint = killed.join("trials/t0001/checkpoints/last.ckpt");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !checkpoint.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::wait_until("checkpoint", Duration::from_secs(600), || {
+        checkpoint.exists()
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let table = read_json(&killed.join("trials.json"));
@@ -288,11 +261,7 @@ fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
         "cpu",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
     assert_eq!(leaderboard(&killed), leaderboard(&whole));
     let metrics = |dir: &Path| {
@@ -356,20 +325,12 @@ fn two_workers_share_a_sweep_and_never_run_the_same_trial() {
         .args(sweep_args(&spec, &serial))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let parallel = tmp.path().join("parallel");
     let mut args = sweep_args(&spec, &parallel);
     args.extend(["--workers".to_string(), "2".to_string()]);
     let out = Command::new(bin).args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 
     let table = read_json(&parallel.join("trials.json"));
     let mut owners = std::collections::BTreeSet::new();
@@ -418,20 +379,12 @@ fn asha_prunes_the_same_trials_serially_and_with_two_workers() {
         .args(sweep_args(&spec, &serial))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let parallel = tmp.path().join("parallel");
     let mut args = sweep_args(&spec, &parallel);
     args.extend(["--workers".to_string(), "2".to_string()]);
     let out = Command::new(bin).args(&args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
 
     let decisions = |dir: &Path| {
         read_json(&dir.join("trials.json"))["trials"]
@@ -497,22 +450,10 @@ fn hparams_sessions(dir: &Path) -> Option<serde_json::Map<String, serde_json::Va
 #[test]
 fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = fixture(tmp.path());
-    let spec = write_spec(
-        tmp.path(),
-        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
-    );
+    let spec = dropout_spec(tmp.path());
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let whole = tmp.path().join("whole");
-    let out = Command::new(bin)
-        .args(sweep_args(&spec, &whole))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sweep_ok(&sweep_args(&spec, &whole));
 
     // SIGTERM to the driver of two workers once a trial has a checkpoint:
     // it passes the request on, each worker saves its trial and hands it
@@ -526,14 +467,8 @@ fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
         .spawn()
         .unwrap();
     let first = stopped.join("trials/t0000/checkpoints/last.ckpt");
-    let deadline = Instant::now() + Duration::from_secs(600);
-    while !first.exists() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    // SAFETY: kill(2) on our own child, not yet reaped.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
+    common::wait_until("first", Duration::from_secs(600), || first.exists());
+    common::terminate(&child);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{stderr}");
@@ -556,11 +491,7 @@ fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
         "cpu",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let leaderboard = |dir: &Path| std::fs::read_to_string(dir.join("leaderboard.csv")).unwrap();
     assert_eq!(leaderboard(&stopped), leaderboard(&whole));
     // Trials decoded the fixture once between them.
@@ -588,11 +519,7 @@ fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
 #[test]
 fn devices_put_one_worker_on_each_gpu() {
     let tmp = tempfile::tempdir().unwrap();
-    let base = fixture(tmp.path());
-    let spec = write_spec(
-        tmp.path(),
-        &spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0, 0.3]"),
-    );
+    let spec = dropout_spec(tmp.path());
     let dir = tmp.path().join("gpus");
     let mut args = sweep_args(&spec, &dir);
     // CPU training here: what is checked is which GPU each worker was
@@ -602,11 +529,7 @@ fn devices_put_one_worker_on_each_gpu() {
         .args(&args)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let mut seen = std::collections::BTreeMap::new();
     for entry in dir.join("trials").read_dir().unwrap() {
         let info = read_json(&entry.unwrap().path().join("run.json"));

@@ -4,8 +4,8 @@
 use std::path::Path;
 
 use super::Spectrogram;
-use crate::error::{Error, Result};
-use crate::util::atomic_write;
+use crate::error::Result;
+use crate::util::write_rgb_png;
 
 /// RGB pixels of `spec`, `scale` pixels per mel band vertically, values
 /// mapped linearly from their min..max onto inferno.
@@ -40,16 +40,7 @@ pub fn spectrogram_rgb(spec: &Spectrogram, scale: usize) -> (usize, usize, Vec<u
 pub fn write_spectrogram_png(path: &Path, spec: &Spectrogram) -> Result<()> {
     let scale = (256 / spec.n_mels.max(1)).max(1);
     let (width, height, pixels) = spectrogram_rgb(spec, scale);
-    let mut bytes = Vec::new();
-    {
-        let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let png_error = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
-        let mut writer = encoder.write_header().map_err(png_error)?;
-        writer.write_image_data(&pixels).map_err(png_error)?;
-    }
-    atomic_write(path, |w| std::io::Write::write_all(w, &bytes))
+    write_rgb_png(path, width, height, &pixels)
 }
 
 #[cfg(test)]

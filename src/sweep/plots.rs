@@ -96,6 +96,8 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
         let mut chart = ChartBuilder::on(root)
             .caption(format!("{metric} by {key}"), ("sans-serif", 24))
             .margin(16)
+            // Room under the axis title for the legend line.
+            .margin_bottom(40)
             .x_label_area_size(50)
             .y_label_area_size(70)
             .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), lo..hi)
@@ -163,7 +165,7 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
         }
         root.draw(&Text::new(
             "filled: finished trials; hollow red: pruned at a rung; black: mean ± std of finished",
-            (16, HEIGHT as i32 - 22),
+            (16, HEIGHT as i32 - 26),
             ("sans-serif", 15).into_font().color(&RGBColor(90, 90, 90)),
         ))
         .map_err(|x| e(&x))?;
@@ -301,8 +303,11 @@ fn learning_curves(
             .y_label_area_size(70)
             .build_cartesian_2d(1.0f64..epochs.max(2.0), lo..hi)
             .map_err(|x| e(&x))?;
+        let last_epoch = epochs.max(2.0) as usize;
         chart
             .configure_mesh()
+            .x_labels(last_epoch.min(15))
+            .x_label_formatter(&|x: &f64| format!("{x:.0}"))
             .x_desc("epoch")
             .y_desc(y_name)
             .label_style(("sans-serif", 16))

@@ -251,6 +251,20 @@ mod tests {
         Manifest::load(&path).unwrap()
     }
 
+    const CLASSES: [&str; 2] = ["x", "y"];
+
+    fn key_for(manifest: &Manifest, sample_rate: u32, split: Split) -> ClipKey<'_> {
+        static NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+        let classes = NAMES.get_or_init(|| CLASSES.iter().map(|c| c.to_string()).collect());
+        ClipKey {
+            manifest,
+            split,
+            classes,
+            sample_rate,
+            cache_seconds: 30.0,
+        }
+    }
+
     fn sample_set(dir: &Path) -> (ClipSet, Vec<SkippedClip>) {
         let set = ClipSet {
             paths: vec![dir.join("a.wav")],
@@ -268,14 +282,7 @@ mod tests {
     fn a_split_is_decoded_once_then_read_back_exactly() {
         let tmp = tempfile::tempdir().unwrap();
         let manifest = manifest_in(tmp.path());
-        let classes = vec!["x".to_string(), "y".to_string()];
-        let key = ClipKey {
-            manifest: &manifest,
-            split: Split::Train,
-            classes: &classes,
-            sample_rate: 8000,
-            cache_seconds: 30.0,
-        };
+        let key = key_for(&manifest, 8000, Split::Train);
         let cache = tmp.path().join("cache");
         let (first, _, hit) = load_or_decode(&cache, &key, || Ok(sample_set(tmp.path()))).unwrap();
         assert!(!hit);
@@ -294,14 +301,7 @@ mod tests {
     fn the_key_follows_files_labels_and_settings() {
         let tmp = tempfile::tempdir().unwrap();
         let manifest = manifest_in(tmp.path());
-        let classes = vec!["x".to_string(), "y".to_string()];
-        let key = |rate, split| ClipKey {
-            manifest: &manifest,
-            split,
-            classes: &classes,
-            sample_rate: rate,
-            cache_seconds: 30.0,
-        };
+        let key = |rate, split| key_for(&manifest, rate, split);
         let name = key(8000, Split::Train).file_name();
         assert!(
             name.starts_with("train-") && name.ends_with(".clips"),
@@ -319,14 +319,7 @@ mod tests {
     fn a_damaged_cache_file_is_decoded_again_and_replaced() {
         let tmp = tempfile::tempdir().unwrap();
         let manifest = manifest_in(tmp.path());
-        let classes = vec!["x".to_string(), "y".to_string()];
-        let key = ClipKey {
-            manifest: &manifest,
-            split: Split::Train,
-            classes: &classes,
-            sample_rate: 8000,
-            cache_seconds: 30.0,
-        };
+        let key = key_for(&manifest, 8000, Split::Train);
         let cache = tmp.path().join("cache");
         load_or_decode(&cache, &key, || Ok(sample_set(tmp.path()))).unwrap();
         let file = cache.join(key.file_name());

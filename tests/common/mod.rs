@@ -31,6 +31,72 @@ pub fn write_sine(path: &Path, rate: u32, seconds: f32) {
     .unwrap();
 }
 
+/// Two classes of 0.5-s tones at 16 kHz in `dir`, low (300 Hz and up) and
+/// high (3 kHz and up): 12 train and 4 val clips, with `manifest.csv`,
+/// whose path is returned. Separable in an epoch or two: the fixture of
+/// the sweep, interrupt and Slurm tests.
+pub fn two_tones(dir: &Path) -> PathBuf {
+    let mut csv = String::from("path,label,split\n");
+    for i in 0..16 {
+        let (label, freq) = if i % 2 == 0 {
+            ("low", 300.0)
+        } else {
+            ("high", 3000.0)
+        };
+        let name = format!("clip{i}.wav");
+        let tone = sine(freq + 20.0 * i as f32, 16000, 0.5, 0.4);
+        write_wav(&dir.join(&name), &tone, 16000, 1, WavEncoding::Pcm16).unwrap();
+        let split = if i >= 12 { "val" } else { "train" };
+        csv += &format!("{name},{label},{split}\n");
+    }
+    let manifest = dir.join("manifest.csv");
+    std::fs::write(&manifest, csv).unwrap();
+    manifest
+}
+
+/// The two-tone fixture in `dir` and a tiny base config for it with
+/// `extra` keys, written to `dir/base.toml` (returned).
+pub fn two_tone_base(dir: &Path, extra: &[&str]) -> PathBuf {
+    let config = tiny_config(&two_tones(dir), &["low", "high"], extra);
+    let base = dir.join("base.toml");
+    std::fs::write(&base, config.to_toml_string().unwrap()).unwrap();
+    base
+}
+
+/// Fail with the command's stderr unless it succeeded.
+pub fn assert_success(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn read_json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Poll `done` every 2 ms until it holds; fail after `timeout`.
+pub fn wait_until(what: &str, timeout: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + timeout;
+    while !done() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+/// SIGTERM to a child process of this test.
+pub fn terminate(child: &std::process::Child) {
+    // SAFETY: kill(2) on our own child, not yet reaped.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+}
+
 /// Run the `soundclass` binary.
 pub fn soundclass(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_soundclass"))
