@@ -134,7 +134,9 @@ impl<'a> Trainer<'a> {
             steps_per_epoch,
             ..PartialEpoch::default()
         });
-        if (progress.batch, progress.steps_per_epoch) != (batch, steps_per_epoch) {
+        // 0: saved before these were recorded; nothing to compare.
+        let recorded = progress.steps_per_epoch != 0;
+        if recorded && (progress.batch, progress.steps_per_epoch) != (batch, steps_per_epoch) {
             return Err(Error::ConfigValue {
                 key: "training.batch_size".into(),
                 reason: format!(
@@ -147,6 +149,8 @@ impl<'a> Trainer<'a> {
                 ),
             });
         }
+        progress.batch = batch;
+        progress.steps_per_epoch = steps_per_epoch;
         let order = epoch_order(
             &train_set.labels,
             self.setup.classes.len(),
