@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::plots::write_plots;
-use super::run::{SweepDir, TrialState, TrialTable};
+use super::run::{SweepDir, TrialRecord, TrialState, TrialTable};
 use super::spec::Mode;
 use crate::error::Result;
 use crate::util::{atomic_write, atomic_write_str};
@@ -119,9 +119,41 @@ pub fn rank_points(table: &TrialTable, mode: Mode) -> Vec<PointResult> {
 
 /// Per parameter and value, the objective over every finished trial.
 pub fn marginals(table: &TrialTable) -> Vec<Marginal> {
+    grouped(table, |record| {
+        record.metric.filter(|_| record.state == TrialState::Done)
+    })
+}
+
+/// Per parameter and value, the objective at rung `epoch` over every trial
+/// that reached it, pruned ones included: with early stopping, the one
+/// comparison in which every value had the same training budget.
+pub fn marginals_at_rung(table: &TrialTable, epoch: usize) -> Vec<Marginal> {
+    grouped(table, |record| {
+        record
+            .rungs
+            .iter()
+            .find(|r| r.epoch == epoch)
+            .map(|r| r.metric)
+    })
+}
+
+/// The rung epochs some trial has reached, in order.
+fn rungs_reached(table: &TrialTable) -> Vec<usize> {
+    let mut epochs: Vec<usize> = table
+        .trials
+        .iter()
+        .flat_map(|r| r.rungs.iter().map(|x| x.epoch))
+        .collect();
+    epochs.sort_unstable();
+    epochs.dedup();
+    epochs
+}
+
+/// Mean ± std of `metric_of` per (parameter, value), over trials that have it.
+fn grouped(table: &TrialTable, metric_of: impl Fn(&TrialRecord) -> Option<f64>) -> Vec<Marginal> {
     let mut groups: BTreeMap<(String, String), Vec<f64>> = BTreeMap::new();
     for record in &table.trials {
-        let Some(metric) = record.metric.filter(|_| record.state == TrialState::Done) else {
+        let Some(metric) = metric_of(record) else {
             continue;
         };
         for (key, value) in &record.trial.values {
@@ -213,8 +245,23 @@ fn markdown(sweep: &SweepDir, table: &TrialTable, points: &[PointResult]) -> Str
             p.rank, p.mean, p.std, p.count, p.pruned
         );
     }
-    md += &format!("\n## Marginal effects\n\n| parameter | value | {metric} (mean ± std) | trials |\n|---|---|---:|---:|\n");
-    for m in marginals(table) {
+    md += &format!(
+        "\n## Marginal effects\n\nFinished trials only.\n\n{}",
+        marginal_table(metric, &marginals(table))
+    );
+    for epoch in rungs_reached(table) {
+        md += &format!(
+            "\n### At the rung of epoch {epoch}\n\nEvery trial that reached it, pruned ones included (the same budget for every value).\n\n{}",
+            marginal_table(metric, &marginals_at_rung(table, epoch))
+        );
+    }
+    md
+}
+
+fn marginal_table(metric: &str, rows: &[Marginal]) -> String {
+    let mut md =
+        format!("| parameter | value | {metric} (mean ± std) | trials |\n|---|---|---:|---:|\n");
+    for m in rows {
         md += &format!(
             "| {} | {} | {:.4} ± {:.4} | {} |\n",
             m.parameter, m.value, m.mean, m.std, m.count
@@ -274,5 +321,31 @@ mod tests {
         let effects = marginals(&table);
         assert_eq!(effects.len(), 2);
         assert_eq!((effects[0].value.as_str(), effects[0].count), ("0.0", 2));
+    }
+
+    #[test]
+    fn rung_effects_count_pruned_trials() {
+        let mut pruned = record(0, TrialState::Pruned, Some(0.2));
+        pruned.rungs.push(crate::sweep::run::RungResult {
+            epoch: 1,
+            metric: 0.2,
+            passed: Some(false),
+        });
+        let mut done = record(1, TrialState::Done, Some(0.9));
+        done.rungs.push(crate::sweep::run::RungResult {
+            epoch: 1,
+            metric: 0.6,
+            passed: Some(true),
+        });
+        let table = TrialTable {
+            metric: Objective::ValAccuracy,
+            trials: vec![pruned, done],
+        };
+        assert_eq!(rungs_reached(&table), [1]);
+        let at_rung = marginals_at_rung(&table, 1);
+        let values: Vec<(String, f64)> =
+            at_rung.iter().map(|m| (m.value.clone(), m.mean)).collect();
+        assert_eq!(values, [("0.0".to_string(), 0.2), ("0.1".to_string(), 0.6)]);
+        assert_eq!(marginals(&table).len(), 1, "finished trials only");
     }
 }
