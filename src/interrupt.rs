@@ -42,6 +42,15 @@ impl StopRequest {
     pub fn exit_status(self) -> u8 {
         (128 + self.signal).clamp(0, 255) as u8
     }
+
+    /// The error a command stops with once `saved` (what it saved) holds.
+    pub fn error(self, saved: String) -> Error {
+        Error::Interrupted {
+            signal: self.name().to_string(),
+            exit_status: self.exit_status(),
+            saved,
+        }
+    }
 }
 
 /// Route SIGINT, SIGTERM and SIGHUP to the stop flag (idempotent).
@@ -95,11 +104,7 @@ pub fn clear() {
 /// was saved.
 pub fn check(what: impl FnOnce() -> String) -> Result<()> {
     match requested() {
-        Some(request) => Err(Error::Interrupted {
-            signal: request.name().to_string(),
-            exit_status: request.exit_status(),
-            saved: what(),
-        }),
+        Some(request) => Err(request.error(what())),
         None => Ok(()),
     }
 }

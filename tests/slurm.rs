@@ -58,17 +58,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_cancelled_task() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = fixture(tmp.path());
     let local = tmp.path().join("local");
-    let out = soundclass(&[
-        "sweep",
-        "run",
-        spec.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--sweep-dir",
-        local.to_str().unwrap(),
-        "--json",
-    ]);
-    common::assert_success(&out);
+    common::soundclass_ok(&common::sweep_args(&spec, &local));
 
     let cluster = tmp.path().join("cluster");
     let out = soundclass(&[

@@ -143,30 +143,6 @@ fn dropout_spec(dir: &Path) -> PathBuf {
     )
 }
 
-/// Run soundclass with `args`; it must succeed.
-fn sweep_ok(args: &[String]) {
-    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
-        .args(args)
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-}
-
-fn sweep_args(spec: &Path, dir: &Path) -> Vec<String> {
-    [
-        "sweep",
-        "run",
-        spec.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--sweep-dir",
-        dir.to_str().unwrap(),
-        "--json",
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
 #[test]
 fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
     let tmp = tempfile::tempdir().unwrap();
@@ -180,7 +156,7 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
     let spec = write_spec(tmp.path(), &spec_text(&base, "\"grid\"", &parameters));
     let dir = tmp.path().join("sweep");
     let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
-        .args(sweep_args(&spec, &dir))
+        .args(common::sweep_args(&spec, &dir))
         .output()
         .unwrap();
     // Exit 1: some trials failed; the others ran.
@@ -232,12 +208,12 @@ fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
     let spec = dropout_spec(tmp.path());
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let whole = tmp.path().join("whole");
-    sweep_ok(&sweep_args(&spec, &whole));
+    common::soundclass_ok(&common::sweep_args(&spec, &whole));
 
     // Kill the second sweep in the middle of its second trial.
     let killed = tmp.path().join("killed");
     let mut child = Command::new(bin)
-        .args(sweep_args(&spec, &killed))
+        .args(common::sweep_args(&spec, &killed))
         .spawn()
         .unwrap();
     let checkpoint = killed.join("trials/t0001/checkpoints/last.ckpt");
@@ -322,12 +298,12 @@ fn two_workers_share_a_sweep_and_never_run_the_same_trial() {
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let serial = tmp.path().join("serial");
     let out = Command::new(bin)
-        .args(sweep_args(&spec, &serial))
+        .args(common::sweep_args(&spec, &serial))
         .output()
         .unwrap();
     common::assert_success(&out);
     let parallel = tmp.path().join("parallel");
-    let mut args = sweep_args(&spec, &parallel);
+    let mut args = common::sweep_args(&spec, &parallel);
     args.extend(["--workers".to_string(), "2".to_string()]);
     let out = Command::new(bin).args(&args).output().unwrap();
     common::assert_success(&out);
@@ -376,12 +352,12 @@ fn asha_prunes_the_same_trials_serially_and_with_two_workers() {
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let serial = tmp.path().join("serial");
     let out = Command::new(bin)
-        .args(sweep_args(&spec, &serial))
+        .args(common::sweep_args(&spec, &serial))
         .output()
         .unwrap();
     common::assert_success(&out);
     let parallel = tmp.path().join("parallel");
-    let mut args = sweep_args(&spec, &parallel);
+    let mut args = common::sweep_args(&spec, &parallel);
     args.extend(["--workers".to_string(), "2".to_string()]);
     let out = Command::new(bin).args(&args).output().unwrap();
     common::assert_success(&out);
@@ -453,13 +429,13 @@ fn sigterm_stops_the_workers_and_resume_gives_the_same_leaderboard() {
     let spec = dropout_spec(tmp.path());
     let bin = env!("CARGO_BIN_EXE_soundclass");
     let whole = tmp.path().join("whole");
-    sweep_ok(&sweep_args(&spec, &whole));
+    common::soundclass_ok(&common::sweep_args(&spec, &whole));
 
     // SIGTERM to the driver of two workers once a trial has a checkpoint:
     // it passes the request on, each worker saves its trial and hands it
     // back, and the driver exits with 128 + 15.
     let stopped = tmp.path().join("stopped");
-    let mut args = sweep_args(&spec, &stopped);
+    let mut args = common::sweep_args(&spec, &stopped);
     args.extend(["--workers".to_string(), "2".to_string()]);
     let child = Command::new(bin)
         .args(&args)
@@ -521,7 +497,7 @@ fn devices_put_one_worker_on_each_gpu() {
     let tmp = tempfile::tempdir().unwrap();
     let spec = dropout_spec(tmp.path());
     let dir = tmp.path().join("gpus");
-    let mut args = sweep_args(&spec, &dir);
+    let mut args = common::sweep_args(&spec, &dir);
     // CPU training here: what is checked is which GPU each worker was
     // given (run.json records it).
     args.extend(["--devices".to_string(), "0,1".to_string()]);
@@ -544,7 +520,7 @@ fn devices_put_one_worker_on_each_gpu() {
     );
     assert_eq!(seen.values().sum::<usize>(), 4);
 
-    let mut args = sweep_args(&spec, &tmp.path().join("bad"));
+    let mut args = common::sweep_args(&spec, &tmp.path().join("bad"));
     args.extend(["--workers", "3", "--devices", "0,1"].map(String::from));
     let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
         .args(&args)

@@ -9,6 +9,7 @@ use super::print_json;
 use crate::error::Result;
 use crate::sweep::run::describe;
 use crate::sweep::slurm::{queued_tasks, SlurmOptions};
+use crate::sweep::workers::worker_count;
 use crate::sweep::{trials, RunOptions, SweepDir, SweepSpec, TrialTable};
 use crate::train::device::DeviceChoice;
 
@@ -126,7 +127,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             dry_run,
             json,
         } => {
-            check_workers(workers, &devices)?;
+            worker_count(workers, &devices)?;
             let spec = SweepSpec::load(&spec)?;
             check_trials(&spec, &sets)?;
             if dry_run {
@@ -153,7 +154,7 @@ pub fn execute(command: SweepCommand) -> Result<ExitCode> {
             devices,
             json,
         } => {
-            check_workers(workers, &devices)?;
+            worker_count(workers, &devices)?;
             crate::interrupt::install()?;
             let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
             sweep.recover(retry_failed)?;
@@ -281,18 +282,6 @@ fn open_or_create(target: &Path, sweep_dir: Option<&Path>, sets: &[String]) -> R
     let sweep = SweepDir::create(spec, sweep_dir, sets)?;
     eprintln!("sweep folder: {}", sweep.dir.display());
     Ok(sweep)
-}
-
-/// `--devices` starts one worker per GPU; a different `--workers` count
-/// is a contradiction, said before anything is created.
-fn check_workers(workers: usize, devices: &[usize]) -> Result<()> {
-    if !devices.is_empty() && workers > 1 && workers != devices.len() {
-        return Err(crate::error::Error::InvalidArgument(format!(
-            "--workers {workers} and --devices with {} GPUs: one worker runs per device",
-            devices.len()
-        )));
-    }
-    Ok(())
 }
 
 /// Each trial's overrides must load with the command line's too (the

@@ -118,7 +118,7 @@ pub struct ExportReport {
 }
 
 /// A clip a long job could not read, reported and left out.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct SkippedClip {
     pub path: PathBuf,
     pub error: String,

@@ -18,7 +18,6 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
 use super::run::{SweepDir, TrialState};
@@ -102,10 +101,7 @@ impl SweepDir {
         let dir = absolute(&self.dir);
         let workdir = std::env::current_dir().map_or_else(|_| dir.clone(), |d| absolute(&d));
         let quote = |p: &Path| shell_quote(&p.to_string_lossy());
-        let device = options
-            .device
-            .to_possible_value()
-            .map_or_else(|| "auto".to_string(), |v| v.get_name().to_string());
+        let device = options.device.as_arg();
         let mut header = vec![
             format!("--job-name=sc-{}", job_name(&self.spec.sweep.name)),
             format!("--array=0-{}%{}", tasks - 1, options.array_parallel),

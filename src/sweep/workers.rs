@@ -20,11 +20,24 @@ use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::Duration;
 
-use clap::ValueEnum;
-
 use super::run::{RunOptions, SweepDir, TrialTable};
 use crate::error::{Error, Result};
 use crate::interrupt;
+
+/// How many workers `--workers` and `--devices` ask for: one per device
+/// when devices are given; a different `--workers` count contradicts them.
+pub fn worker_count(workers: usize, devices: &[usize]) -> Result<usize> {
+    if devices.is_empty() {
+        return Ok(workers);
+    }
+    if workers > 1 && workers != devices.len() {
+        return Err(Error::InvalidArgument(format!(
+            "--workers {workers} and --devices with {} GPUs: one worker runs per device",
+            devices.len()
+        )));
+    }
+    Ok(devices.len())
+}
 
 impl SweepDir {
     /// Run the sweep with `workers` processes of `program` (the soundclass
@@ -39,28 +52,14 @@ impl SweepDir {
         devices: &[usize],
         options: &RunOptions,
     ) -> Result<TrialTable> {
-        if !devices.is_empty() && workers > 1 && workers != devices.len() {
-            return Err(Error::InvalidArgument(format!(
-                "--workers {workers} and --devices with {} GPUs: one worker runs per device",
-                devices.len()
-            )));
-        }
-        let workers = if devices.is_empty() {
-            workers
-        } else {
-            devices.len()
-        };
+        let workers = worker_count(workers, devices)?;
         if workers <= 1 && devices.is_empty() {
             self.work(options)?;
             return self.finish();
         }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (cores / workers).max(1);
-        let device = options
-            .device
-            .to_possible_value()
-            .map(|v| v.get_name().to_string())
-            .unwrap_or_else(|| "auto".into());
+        let device = options.device.as_arg();
         let mut children = Vec::new();
         for worker in 0..workers {
             let mut command = std::process::Command::new(program);

@@ -4,7 +4,7 @@
 //! read it back in seconds instead of decoding the corpus again.
 //!
 //! One file per split and key, `<split>-<key>.clips`: the magic
-//! `SCCLIPS1`, a length-prefixed JSON header (paths, labels, clip lengths,
+//! `SCCLIPS2`, a length-prefixed JSON header (paths, labels, clip lengths,
 //! the clips that failed to decode and why), then every clip's samples as
 //! f32 little-endian, exactly what decoding gives, so a cached run trains
 //! bit for bit as a decoding one. The key hashes what the decoded clips
@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::train::clips::ClipSet;
 use crate::util::atomic_write;
 
-const MAGIC: &[u8; 8] = b"SCCLIPS1";
+const MAGIC: &[u8; 8] = b"SCCLIPS2";
 /// Bumped whenever decoding or resampling changes what a clip decodes to.
 const DECODE_VERSION: u32 = 1;
 
@@ -79,8 +79,8 @@ struct Header {
     paths: Vec<PathBuf>,
     labels: Vec<usize>,
     lengths: Vec<u64>,
-    /// (path, error) of each clip that failed to decode.
-    skipped: Vec<(PathBuf, String)>,
+    /// The clips that failed to decode, and why.
+    skipped: Vec<SkippedClip>,
 }
 
 /// The split's clips from the cache in `dir`, or from `decode` (then
@@ -132,10 +132,7 @@ pub fn write(path: &Path, set: &ClipSet, skipped: &[SkippedClip]) -> Result<()> 
         paths: set.paths.clone(),
         labels: set.labels.clone(),
         lengths: set.audio.iter().map(|a| a.len() as u64).collect(),
-        skipped: skipped
-            .iter()
-            .map(|s| (s.path.clone(), s.error.clone()))
-            .collect(),
+        skipped: skipped.to_vec(),
     };
     let header = serde_json::to_vec(&header).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     atomic_write(path, |w| {
@@ -202,18 +199,13 @@ pub fn read(path: &Path) -> Result<(ClipSet, Vec<SkippedClip>)> {
         read_samples(&mut reader, &mut samples).map_err(|e| corrupt(e.to_string()))?;
         audio.push(samples);
     }
-    let skipped = header
-        .skipped
-        .into_iter()
-        .map(|(path, error)| SkippedClip { path, error })
-        .collect();
     Ok((
         ClipSet {
             paths: header.paths,
             labels: header.labels,
             audio,
         },
-        skipped,
+        header.skipped,
     ))
 }
 

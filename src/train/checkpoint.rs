@@ -87,6 +87,18 @@ pub struct PartialEpoch {
     pub seconds: f64,
 }
 
+impl PartialEpoch {
+    /// The mean of the step losses not yet logged, as the point at `step`
+    /// of the loss curve (nothing when there are none).
+    pub fn log_pending_loss(&mut self, step: usize) {
+        let (sum, count) = self.pending_loss;
+        if count > 0 {
+            self.step_losses.push((step, sum / count as f64));
+        }
+        self.pending_loss = (0.0, 0);
+    }
+}
+
 impl TrainState {
     pub fn new() -> Self {
         Self {

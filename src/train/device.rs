@@ -24,6 +24,16 @@ pub enum DeviceChoice {
     Tch,
 }
 
+impl DeviceChoice {
+    /// The `--device` value that asks for this choice (for commands that
+    /// start other soundclass processes).
+    pub fn as_arg(self) -> String {
+        use clap::ValueEnum;
+        self.to_possible_value()
+            .map_or_else(|| "auto".to_string(), |v| v.get_name().to_string())
+    }
+}
+
 /// A device ready to train on.
 #[derive(Debug, Clone)]
 pub struct TrainDevice {

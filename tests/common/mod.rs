@@ -97,6 +97,31 @@ pub fn terminate(child: &std::process::Child) {
     }
 }
 
+/// Run soundclass with `args`; it must succeed.
+pub fn soundclass_ok(args: &[String]) {
+    let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert_success(&out);
+}
+
+/// `sweep run SPEC` on the CPU into exactly `dir`, JSON output.
+pub fn sweep_args(spec: &Path, dir: &Path) -> Vec<String> {
+    [
+        "sweep",
+        "run",
+        spec.to_str().unwrap(),
+        "--device",
+        "cpu",
+        "--sweep-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// Run the `soundclass` binary.
 pub fn soundclass(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_soundclass"))

@@ -244,11 +244,7 @@ impl<'a> Trainer<'a> {
         progress.pending_loss.0 += loss_value;
         progress.pending_loss.1 += 1;
         if progress.pending_loss.1 >= t.log_every_steps.max(1) {
-            let (sum, count) = progress.pending_loss;
-            progress
-                .step_losses
-                .push((self.state.step, sum / count as f64));
-            progress.pending_loss = (0.0, 0);
+            progress.log_pending_loss(self.state.step);
         }
         Ok(())
     }
@@ -268,27 +264,18 @@ impl<'a> Trainer<'a> {
         if let Err(e) = saved {
             return e;
         }
-        Error::Interrupted {
-            signal: request.name().to_string(),
-            exit_status: request.exit_status(),
-            saved: format!(
-                "epoch {} saved after step {steps} of {steps_per_epoch} in {}; `--resume` continues from there",
-                self.state.epoch + 1,
-                path.display()
-            ),
-        }
+        request.error(format!(
+            "epoch {} saved after step {steps} of {steps_per_epoch} in {}; `--resume` continues from there",
+            self.state.epoch + 1,
+            path.display()
+        ))
     }
 
     /// Validation, the epoch's record, checkpoints, `metrics.csv`,
     /// TensorBoard and the console line.
     pub fn finish_epoch(&mut self, mut progress: PartialEpoch, val_set: &ClipSet) -> Result<()> {
         let epoch = self.state.epoch + 1;
-        if progress.pending_loss.1 > 0 {
-            let (sum, count) = progress.pending_loss;
-            progress
-                .step_losses
-                .push((self.state.step, sum / count as f64));
-        }
+        progress.log_pending_loss(self.state.step);
         let train_metrics = SplitMetrics::from_predictions(
             &self.setup.classes,
             &progress.truth,

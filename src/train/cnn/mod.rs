@@ -138,9 +138,9 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
             ),
         });
     }
+    logging::write_run_info(&run_dir, config, &setup, request.resume.is_some())?;
     // A stop requested while the clips were decoding takes effect after
     // the first step, so that there is a checkpoint to resume from.
-    logging::write_run_info(&run_dir, config, &setup, request.resume.is_some())?;
     let mut trainer = Trainer::start(&setup, config, &run_dir, &request, &data.train)?;
     let startup_seconds = started.elapsed().as_secs_f64();
     say(&format!(
