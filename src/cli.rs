@@ -1,6 +1,7 @@
 //! The `soundclass` command line. The binary parses [`Cli`] and hands it to
 //! [`execute`]; everything here returns the library's typed errors.
 
+mod predict;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -72,7 +73,7 @@ pub enum Command {
     /// Evaluate a trained run's best checkpoint on a split.
     Evaluate(EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
-    Predict(PendingArgs),
+    Predict(predict::PredictArgs),
     /// Hyperparameter sweeps: run, resume, status.
     #[command(subcommand)]
     Sweep(sweep::SweepCommand),
@@ -373,7 +374,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Predict(_) => pending("predict", "prediction"),
+        Command::Predict(args) => predict::execute(args),
         Command::Sweep(command) => sweep::execute(command),
         Command::Report(_) => pending("report", "reports"),
         Command::Bench(BenchCommand::Gbdt {
@@ -741,7 +742,7 @@ fn pending(command: &str, issue: &str) -> Result<ExitCode> {
     )))
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let text = serde_json::to_string_pretty(value)
         .map_err(|e| Error::InvalidArgument(format!("serialising output: {e}")))?;
     println!("{text}");

@@ -17,6 +17,7 @@ pub mod interrupt;
 pub mod model;
 pub mod npy;
 pub mod plot;
+pub mod predict;
 pub mod sweep;
 pub mod train;
 pub mod util;

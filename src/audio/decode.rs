@@ -237,50 +237,78 @@ impl AudioStream {
             .unwrap_or(0)
             .min(MAX_PREALLOC_SAMPLES);
         let mut out = FrameSink::new(reserve as usize, skip, self.info.channels.max(1));
-        let mut progress = ProgressGuard::new(&self.bytes_read);
+        let mut progress = ProgressGuard::new(self.bytes_read.clone());
         let reached_end = loop {
             if limit.is_some_and(|limit| out.samples.len() as u64 >= limit) {
                 break false;
             }
-            if out.emitted > self.budget.max_frames {
-                return Err(Error::Implausible {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "decodes to more than {} frames from {} bytes (over {MAX_FRAMES_PER_BYTE} \
-                         per byte)",
-                        self.budget.max_frames, self.budget.file_bytes
-                    ),
-                });
-            }
-            if !progress.advanced(out.emitted) {
-                return Err(Error::decode(
-                    &self.path,
-                    format!(
-                        "decoder made no progress in {MAX_STALLED_PACKETS} packets \
-                         (damaged stream)"
-                    ),
-                ));
-            }
-            let packet = match self.format.next_packet() {
-                Ok(p) => p,
-                Err(e) if is_end_of_stream(&e) => break true,
-                Err(SymphoniaError::DecodeError(_)) => {
-                    out.corrupt_packets += 1;
-                    continue;
-                }
-                Err(e) => return Err(Error::decode(&self.path, describe(&e))),
-            };
-            if packet.track_id() != self.track_id {
-                continue;
-            }
-            match self.decoder.decode(&packet) {
-                Ok(buffer) => out.push(buffer),
-                Err(SymphoniaError::DecodeError(_)) => out.corrupt_packets += 1,
-                Err(e) if is_end_of_stream(&e) => break true,
-                Err(e) => return Err(Error::decode(&self.path, describe(&e))),
+            if self.pump(&mut out, &mut progress)? == Pumped::End {
+                break true;
             }
         };
         self.finish(out, first_ts, limit, reached_end)
+    }
+
+    /// Read and decode one packet into `out`; `End` once the stream ends.
+    /// Enforces the decode budget and the no-progress bound.
+    pub(super) fn pump(
+        &mut self,
+        out: &mut FrameSink,
+        progress: &mut ProgressGuard,
+    ) -> Result<Pumped> {
+        if out.emitted > self.budget.max_frames {
+            return Err(Error::Implausible {
+                path: self.path.clone(),
+                reason: format!(
+                    "decodes to more than {} frames from {} bytes (over {MAX_FRAMES_PER_BYTE} \
+                     per byte)",
+                    self.budget.max_frames, self.budget.file_bytes
+                ),
+            });
+        }
+        if !progress.advanced(out.emitted) {
+            return Err(Error::decode(
+                &self.path,
+                format!(
+                    "decoder made no progress in {MAX_STALLED_PACKETS} packets \
+                     (damaged stream)"
+                ),
+            ));
+        }
+        let packet = match self.format.next_packet() {
+            Ok(p) => p,
+            Err(e) if is_end_of_stream(&e) => return Ok(Pumped::End),
+            Err(SymphoniaError::DecodeError(_)) => {
+                out.corrupt_packets += 1;
+                return Ok(Pumped::More);
+            }
+            Err(e) => return Err(Error::decode(&self.path, describe(&e))),
+        };
+        if packet.track_id() != self.track_id {
+            return Ok(Pumped::More);
+        }
+        match self.decoder.decode(&packet) {
+            Ok(buffer) => out.push(buffer),
+            Err(SymphoniaError::DecodeError(_)) => out.corrupt_packets += 1,
+            Err(e) if is_end_of_stream(&e) => return Ok(Pumped::End),
+            Err(e) => return Err(Error::decode(&self.path, describe(&e))),
+        }
+        Ok(Pumped::More)
+    }
+
+    /// A fresh no-progress bound on this stream's reads.
+    pub(super) fn progress_guard(&self) -> ProgressGuard {
+        ProgressGuard::new(self.bytes_read.clone())
+    }
+
+    /// The file's path, as errors name it.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Frames the header promises where a shortfall means truncation.
+    pub(super) fn promised_frames(&self) -> Option<u64> {
+        self.promised_frames
     }
 
     /// Checks on what came out: something decodable, as long as promised,
@@ -327,21 +355,28 @@ impl AudioStream {
     }
 }
 
+/// Whether the stream has more packets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pumped {
+    More,
+    End,
+}
+
 /// Where decoded packets go: downmixed to mono, the first `skip` frames
 /// dropped.
-struct FrameSink {
-    samples: Vec<f32>,
+pub(super) struct FrameSink {
+    pub(super) samples: Vec<f32>,
     skip: u64,
     /// Frames the decoder produced, skipped ones included.
-    emitted: u64,
-    channels: usize,
+    pub(super) emitted: u64,
+    pub(super) channels: usize,
     interleaved: Option<SampleBuffer<f32>>,
-    decoded_packets: usize,
-    corrupt_packets: usize,
+    pub(super) decoded_packets: usize,
+    pub(super) corrupt_packets: usize,
 }
 
 impl FrameSink {
-    fn new(reserve: usize, skip: u64, channels: usize) -> Self {
+    pub(super) fn new(reserve: usize, skip: u64, channels: usize) -> Self {
         Self {
             samples: Vec::with_capacity(reserve),
             skip,
@@ -389,18 +424,18 @@ impl FrameSink {
 
 /// Counts packets in a row that neither read new bytes from the file nor
 /// produced audio: a decoder stuck on one spot of a damaged file.
-struct ProgressGuard<'a> {
-    bytes_read: &'a AtomicU64,
+pub(super) struct ProgressGuard {
+    bytes_read: Arc<AtomicU64>,
     last_bytes: u64,
     last_frames: u64,
     stalled: u32,
 }
 
-impl<'a> ProgressGuard<'a> {
-    fn new(bytes_read: &'a AtomicU64) -> Self {
+impl ProgressGuard {
+    pub(super) fn new(bytes_read: Arc<AtomicU64>) -> Self {
         Self {
-            bytes_read,
             last_bytes: bytes_read.load(Ordering::Relaxed),
+            bytes_read,
             last_frames: 0,
             stalled: 0,
         }

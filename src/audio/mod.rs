@@ -8,6 +8,7 @@ mod header;
 mod lengths;
 mod plausible;
 mod resample;
+mod stream;
 mod wav;
 
 use std::path::Path;
@@ -23,7 +24,8 @@ pub use fit::{crop_offset, fit_length, CropPolicy, PadPolicy};
 pub use guard::{guarded, DecodeBudget, MAX_FRAMES_PER_BYTE};
 pub use header::{check_header, HeaderFacts, MAX_CHANNELS};
 pub use plausible::{check_samples, MAX_PEAK, SAMPLE_RATES};
-pub use resample::resample;
+pub use resample::{resample, StreamResampler};
+pub use stream::{AudioChunks, ResampledChunks};
 pub use wav::{wav_bytes, write_wav, WavEncoding};
 
 use crate::error::Result;

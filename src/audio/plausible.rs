@@ -33,14 +33,18 @@ pub fn check_sample_rate(path: &Path, rate: u32) -> Result<()> {
 
 /// Non-finite, far out of range, and constant signals.
 pub fn check_samples(path: &Path, samples: &[f32], sample_rate: u32) -> Result<()> {
+    let (min, max) = check_level(path, samples, sample_rate)?;
+    check_constant(path, samples.len() as u64, min, max)
+}
+
+/// Non-finite and far out of range samples; returns the samples' range
+/// (a piece of a stream is judged on its own, constancy on the whole).
+pub fn check_level(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(f32, f32)> {
     if let Some(i) = samples.iter().position(|s| !s.is_finite()) {
         return Err(Error::NonFiniteSample {
             path: path.to_path_buf(),
             seconds: i as f64 / f64::from(sample_rate),
         });
-    }
-    if samples.is_empty() {
-        return Ok(());
     }
     let (min, max) = samples
         .iter()
@@ -48,30 +52,33 @@ pub fn check_samples(path: &Path, samples: &[f32], sample_rate: u32) -> Result<(
             (lo.min(s), hi.max(s))
         });
     let peak = min.abs().max(max.abs());
-    let implausible = |reason: String| {
-        Err(Error::Implausible {
-            path: path.to_path_buf(),
-            reason,
-        })
-    };
-    if peak > MAX_PEAK {
+    if !samples.is_empty() && peak > MAX_PEAK {
         let dbfs = 20.0 * f64::from(peak).log10();
         // |x|² summed over an FFT frame overflows f32 (3.4e38) near 1e16.
-        return if peak > 1e15 {
-            implausible(format!(
-                "samples reach {peak:.1e}, which overflows the f32 power spectrum"
-            ))
+        let reason = if peak > 1e15 {
+            format!("samples reach {peak:.1e}, which overflows the f32 power spectrum")
         } else {
-            implausible(format!(
-                "samples reach {peak:.3} ({dbfs:+.1} dBFS), far outside [-1, 1]"
-            ))
+            format!("samples reach {peak:.3} ({dbfs:+.1} dBFS), far outside [-1, 1]")
         };
+        return Err(Error::Implausible {
+            path: path.to_path_buf(),
+            reason,
+        });
     }
-    if samples.len() > 1 && max - min < CONSTANT_RANGE && peak >= CONSTANT_RANGE {
-        return implausible(format!(
-            "constant signal (every sample is {:.4}): DC only, no sound",
-            (min + max) / 2.0
-        ));
+    Ok((min, max))
+}
+
+/// A signal of `len` samples within `min..=max` that never moves: DC only.
+pub fn check_constant(path: &Path, len: u64, min: f32, max: f32) -> Result<()> {
+    let peak = min.abs().max(max.abs());
+    if len > 1 && max - min < CONSTANT_RANGE && peak >= CONSTANT_RANGE {
+        return Err(Error::Implausible {
+            path: path.to_path_buf(),
+            reason: format!(
+                "constant signal (every sample is {:.4}): DC only, no sound",
+                (min + max) / 2.0
+            ),
+        });
     }
     Ok(())
 }

@@ -11,44 +11,126 @@ pub fn resample(samples: &[f32], from_rate: u32, to_rate: u32) -> Result<Vec<f32
     if from_rate == to_rate || samples.is_empty() {
         return Ok(samples.to_vec());
     }
-    let rubato_error = |e: &dyn std::fmt::Display| {
-        Error::InvalidArgument(format!("resampling {from_rate} Hz -> {to_rate} Hz: {e}"))
-    };
-    // rubato reports an integer delay of half the output FFT size; with an
-    // odd size the true delay is half a sample more. An even number of
-    // minimal chunks keeps the output size even and the alignment exact.
-    let gcd = gcd(from_rate as usize, to_rate as usize);
-    let min_chunk = from_rate as usize / gcd;
-    let chunk = min_chunk * 2 * 1024usize.div_ceil(2 * min_chunk).max(1);
-    let mut resampler = FftFixedInOut::<f32>::new(from_rate as usize, to_rate as usize, chunk, 1)
-        .map_err(|e| rubato_error(&e))?;
-    let expected = ((samples.len() as u128 * to_rate as u128 + from_rate as u128 / 2)
-        / from_rate as u128) as usize;
-    let delay = resampler.output_delay();
-    let mut out: Vec<f32> = Vec::with_capacity(expected + delay + resampler.output_frames_max());
-    let mut position = 0;
-    while position < samples.len() {
-        let need = resampler.input_frames_next();
-        let end = position + need;
-        let chunk = if end <= samples.len() {
-            resampler.process(&[&samples[position..end]], None)
-        } else {
-            resampler.process_partial(Some(&[&samples[position..]]), None)
-        }
-        .map_err(|e| rubato_error(&e))?;
-        out.extend_from_slice(&chunk[0]);
-        position = end;
-    }
-    // Flush the filter tail until the delayed signal is fully out.
-    while out.len() < expected + delay {
-        let chunk = resampler
-            .process_partial::<&[f32]>(None, None)
-            .map_err(|e| rubato_error(&e))?;
-        out.extend_from_slice(&chunk[0]);
-    }
-    out.drain(..delay);
-    out.truncate(expected);
+    let mut stream = StreamResampler::new(from_rate, to_rate)?;
+    let mut out = stream.push(samples)?;
+    out.extend(stream.finish()?);
     Ok(out)
+}
+
+/// [`resample`] fed piece by piece: the pieces' outputs, concatenated, are
+/// exactly what [`resample`] gives for the whole signal, and memory stays
+/// at one chunk whatever the signal's length.
+pub struct StreamResampler {
+    from_rate: u32,
+    to_rate: u32,
+    /// `None` when the rates are equal: samples pass through.
+    resampler: Option<FftFixedInOut<f32>>,
+    pending: Vec<f32>,
+    /// Output samples still to drop for the filter's delay.
+    delay_left: usize,
+    input_total: u64,
+    output_total: u64,
+}
+
+impl StreamResampler {
+    pub fn new(from_rate: u32, to_rate: u32) -> Result<Self> {
+        let resampler = if from_rate == to_rate {
+            None
+        } else {
+            // rubato reports an integer delay of half the output FFT size;
+            // with an odd size the true delay is half a sample more. An even
+            // number of minimal chunks keeps the output size even and the
+            // alignment exact.
+            let gcd = gcd(from_rate as usize, to_rate as usize);
+            let min_chunk = from_rate as usize / gcd;
+            let chunk = min_chunk * 2 * 1024usize.div_ceil(2 * min_chunk).max(1);
+            Some(
+                FftFixedInOut::<f32>::new(from_rate as usize, to_rate as usize, chunk, 1)
+                    .map_err(|e| rubato_error(from_rate, to_rate, &e))?,
+            )
+        };
+        let delay_left = resampler.as_ref().map_or(0, |r| r.output_delay());
+        Ok(Self {
+            from_rate,
+            to_rate,
+            resampler,
+            pending: Vec::new(),
+            delay_left,
+            input_total: 0,
+            output_total: 0,
+        })
+    }
+
+    /// Resampled output for `samples` so far (may be empty while a chunk
+    /// fills up).
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>> {
+        self.input_total += samples.len() as u64;
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(samples.to_vec());
+        };
+        self.pending.extend_from_slice(samples);
+        let mut out = Vec::new();
+        let mut used = 0;
+        loop {
+            let need = resampler.input_frames_next();
+            if self.pending.len() - used < need {
+                break;
+            }
+            let chunk = resampler
+                .process(&[&self.pending[used..used + need]], None)
+                .map_err(|e| rubato_error(self.from_rate, self.to_rate, &e))?;
+            out.extend_from_slice(&chunk[0]);
+            used += need;
+        }
+        self.pending.drain(..used);
+        Ok(self.emit(out))
+    }
+
+    /// The rest: the last partial chunk and the filter's tail, cut to
+    /// `round(total * to / from)` samples in all.
+    pub fn finish(mut self) -> Result<Vec<f32>> {
+        let expected = ((self.input_total as u128 * self.to_rate as u128
+            + self.from_rate as u128 / 2)
+            / self.from_rate as u128) as u64;
+        let Some(resampler) = self.resampler.as_mut() else {
+            return Ok(Vec::new());
+        };
+        let error = |e: &dyn std::fmt::Display| rubato_error(self.from_rate, self.to_rate, e);
+        let mut out = Vec::new();
+        if !self.pending.is_empty() {
+            let chunk = resampler
+                .process_partial(Some(&[&self.pending[..]]), None)
+                .map_err(|e| error(&e))?;
+            out.extend_from_slice(&chunk[0]);
+        }
+        // Flush the filter tail until the delayed signal is fully out.
+        let target = |out: &Vec<f32>| out.len() as u64 + self.output_total;
+        while target(&out) < expected + self.delay_left as u64 {
+            let chunk = resampler
+                .process_partial::<&[f32]>(None, None)
+                .map_err(|e| error(&e))?;
+            if chunk[0].is_empty() {
+                break;
+            }
+            out.extend_from_slice(&chunk[0]);
+        }
+        let mut out = self.emit(out);
+        out.truncate(expected.saturating_sub(self.output_total - out.len() as u64) as usize);
+        Ok(out)
+    }
+
+    /// Drop what is left of the delay from `out`; count what remains.
+    fn emit(&mut self, mut out: Vec<f32>) -> Vec<f32> {
+        let dropped = self.delay_left.min(out.len());
+        out.drain(..dropped);
+        self.delay_left -= dropped;
+        self.output_total += out.len() as u64;
+        out
+    }
+}
+
+fn rubato_error(from_rate: u32, to_rate: u32, e: &dyn std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("resampling {from_rate} Hz -> {to_rate} Hz: {e}"))
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -92,6 +174,21 @@ mod tests {
                 .map(|i| (y[i] - reference[i]).abs())
                 .fold(0.0f32, f32::max);
             assert!(err < 1e-3, "{from}->{to}: max error {err}");
+        }
+    }
+
+    #[test]
+    fn pieces_give_the_whole_signal_resampled() {
+        let x = sine(440.0, 44100, 1.3);
+        for (from, to) in [(44100, 16000), (8000, 22050), (32000, 32000)] {
+            let whole = resample(&x, from, to).unwrap();
+            let mut stream = StreamResampler::new(from, to).unwrap();
+            let mut pieces = Vec::new();
+            for piece in x.chunks(777) {
+                pieces.extend(stream.push(piece).unwrap());
+            }
+            pieces.extend(stream.finish().unwrap());
+            assert_eq!(pieces, whole, "{from} -> {to}");
         }
     }
 

@@ -103,7 +103,7 @@ impl ClipSet {
 
 /// At most `cache_seconds` (0 = all) from the middle of `path`, mono, at
 /// `rate`. Long files are read through a seeking window.
-fn load_middle(path: &Path, rate: u32, cache_seconds: f64) -> Result<Vec<f32>> {
+pub fn load_middle(path: &Path, rate: u32, cache_seconds: f64) -> Result<Vec<f32>> {
     let mut decoded = None;
     if cache_seconds > 0.0 {
         if let Some(duration) = probe_info(path)?.duration_seconds() {
