@@ -14,7 +14,17 @@ Usage (shapes from the same config soundclass reads):
   python3 scripts/torch_reference.py --config configs/cnn.toml [--set k=v ...]
       [--device cpu|cuda] [--threads N] [--steps 20] [--json]
 Prints clips/s; `--json` prints a JSON object like `bench train --json`.
-Requires: torch (CPU wheel is enough); tomllib (Python >= 3.11).
+
+Inference mode, the PyTorch side of `soundclass predict`'s benchmark:
+  python3 scripts/torch_reference.py --config RUN/config.toml --infer LIST [--hop S]
+reads the files named in LIST (one path per line; 16-bit PCM WAV), and for
+each decodes it, resamples it to audio.sample_rate (torchaudio), cuts
+windows of audio.clip_seconds every --hop seconds (the last flush with the
+end; short files loop-padded), computes log-Mel with torchaudio and runs the
+same network (random weights: this measures speed) in eval mode, batched by
+training.batch_size; prints files/s and audio-seconds/s, like `predict`.
+Requires: torch (CPU wheel is enough), torchaudio and numpy for --infer;
+tomllib (Python >= 3.11).
 """
 
 import argparse
@@ -117,6 +127,76 @@ class SoundCnn(nn.Module):
         return self.output(self.dropout(x))
 
 
+def read_wav(path):
+    import wave
+
+    import numpy as np
+
+    with wave.open(str(path), "rb") as w:
+        rate, channels, width = w.getframerate(), w.getnchannels(), w.getsampwidth()
+        data = w.readframes(w.getnframes())
+    if width != 2:
+        raise SystemExit(f"{path}: --infer reads 16-bit PCM WAV only")
+    x = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    return rate, x.reshape(-1, channels).mean(axis=1)
+
+
+def windows_of(x, window, hop):
+    """soundclass's evaluation windows: every hop while a window fits, the
+    last flush with the end; a short clip loop-padded to one window."""
+    if len(x) <= window:
+        reps = -(-window // max(len(x), 1))
+        return x.repeat(reps)[:window].unsqueeze(0) if len(x) else torch.zeros(1, window)
+    starts = list(range(0, len(x) - window + 1, hop))
+    if starts[-1] != len(x) - window:
+        starts.append(len(x) - window)
+    return torch.stack([x[s:s + window] for s in starts])
+
+
+def infer(args, cfg, s):
+    import torchaudio
+
+    audio, spec = cfg.get("audio", {}), cfg.get("spectrogram", {})
+    rate = audio.get("sample_rate", 22050)
+    window = round(audio.get("clip_seconds", 10.0) * rate)
+    hop = round((args.hop or cfg.get("training", {}).get("eval_hop_seconds", 1.0)) * rate)
+    mel = torchaudio.transforms.MelSpectrogram(
+        sample_rate=rate, n_fft=spec.get("n_fft", 2048), win_length=spec.get("win_length"),
+        hop_length=spec.get("hop_length", 512), f_min=spec.get("fmin", 0.0), f_max=spec.get("fmax"),
+        n_mels=s["n_mels"], center=True, pad_mode=spec.get("pad_mode", "reflect"), power=2.0,
+        norm="slaney", mel_scale="slaney")
+    to_db = torchaudio.transforms.AmplitudeToDB(stype="power", top_db=80.0)
+    model = SoundCnn(s["arch"], s["width"], s["blocks"], s["dropout"], s["n_mels"], 4).eval()
+    paths = [line.strip() for line in open(args.infer) if line.strip()]
+    started = time.perf_counter()
+    audio_seconds, pending, labels = 0.0, [], []
+
+    def run(batch):
+        with torch.no_grad():
+            labels.extend(model(torch.stack(batch)).argmax(dim=1).tolist())
+
+    for path in paths:
+        file_rate, x = read_wav(path)
+        x = torch.from_numpy(x)
+        if file_rate != rate:
+            x = torchaudio.functional.resample(x, file_rate, rate)
+        audio_seconds += len(x) / rate
+        for w in windows_of(x, window, hop):
+            pending.append(to_db(mel(w)).T)  # [frames, mels]
+            if len(pending) == s["batch"]:
+                run(pending)
+                pending = []
+    if pending:
+        run(pending)
+    wall = time.perf_counter() - started
+    out = dict(files=len(paths), windows=len(labels), audio_seconds=audio_seconds, wall_seconds=wall,
+               files_per_second=len(paths) / wall, audio_seconds_per_second=audio_seconds / wall,
+               device=f"torch {torch.__version__} cpu, {torch.get_num_threads()} threads")
+    print(json.dumps(out, indent=2) if args.json else
+          f"{out['files']} files, {out['windows']} windows, {audio_seconds:.0f} s of audio in {wall:.1f} s: "
+          f"{out['files_per_second']:.1f} files/s, {out['audio_seconds_per_second']:.0f} audio-s/s ({out['device']})")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config")
@@ -125,10 +205,15 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--infer", help="file listing audio paths: time inference instead of training")
+    ap.add_argument("--hop", type=float, help="--infer: window hop, seconds (default: eval_hop_seconds)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    s = shapes(load_config(args.config, args.set))
+    cfg = load_config(args.config, args.set)
+    s = shapes(cfg)
+    if args.infer:
+        return infer(args, cfg, s)
     if s["arch"] not in ("cnn4", "cnn6", "cnn10"):
         sys.exit(f"torch_reference.py mirrors cnn4/cnn6/cnn10, not {s['arch']}")
     torch.manual_seed(42)

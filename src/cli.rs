@@ -2,6 +2,8 @@
 //! [`execute`]; everything here returns the library's typed errors.
 
 mod predict;
+mod report;
+mod serve;
 mod sweep;
 
 use std::path::{Path, PathBuf};
@@ -77,8 +79,10 @@ pub enum Command {
     /// Hyperparameter sweeps: run, resume, status.
     #[command(subcommand)]
     Sweep(sweep::SweepCommand),
-    /// Build a report from runs.
-    Report(PendingArgs),
+    /// An HTML and Markdown report over CNN runs, baseline runs and sweeps.
+    Report(report::ReportArgs),
+    /// A web page (and JSON API) that classifies uploaded files and folders.
+    Serve(serve::ServeArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -217,6 +221,11 @@ pub struct EvaluateArgs {
     pub split: Split,
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
+    /// The JSON report to write (its confusion PNG goes beside it). Default:
+    /// `eval-<split>.json` in the run folder on the run's own manifest,
+    /// `eval-<manifest stem>-<split>.json` on another.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -261,12 +270,6 @@ pub struct BaselineArgs {
 }
 
 /// Arguments of a command whose implementation has not landed yet.
-#[derive(Debug, Args)]
-pub struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub rest: Vec<String>,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
     /// Folder-per-class tree (class = first folder level) to a manifest with
@@ -376,7 +379,8 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         }
         Command::Predict(args) => predict::execute(args),
         Command::Sweep(command) => sweep::execute(command),
-        Command::Report(_) => pending("report", "reports"),
+        Command::Report(args) => report::execute(args),
+        Command::Serve(args) => serve::execute(args),
         Command::Bench(BenchCommand::Gbdt {
             features,
             trees,
@@ -701,16 +705,17 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
 }
 
 fn evaluate_command(args: EvaluateArgs) -> Result<ExitCode> {
-    let split = args.split;
-    let metrics = evaluate_run(
+    let outcome = evaluate_run(
         &args.run,
         args.manifest.as_deref(),
-        split,
+        args.split,
         args.device,
         args.json,
+        args.out.as_deref(),
     )?;
+    let metrics = &outcome.metrics;
     if args.json {
-        print_json(&metrics)?;
+        print_json(&outcome)?;
     } else {
         println!(
             "{} clips: accuracy {:.4}, balanced accuracy {:.4}, macro-F1 {:.4}, loss {:.4}",
@@ -726,20 +731,9 @@ fn evaluate_command(args: EvaluateArgs) -> Result<ExitCode> {
                 class.class, class.precision, class.recall, class.f1, class.support
             );
         }
-        eprintln!(
-            "wrote {}",
-            args.run
-                .join(format!("eval-{}.json", split.as_str()))
-                .display()
-        );
+        eprintln!("wrote {}", outcome.report.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn pending(command: &str, issue: &str) -> Result<ExitCode> {
-    Err(Error::InvalidArgument(format!(
-        "`soundclass {command}` is not implemented yet (it lands with the {issue} issue)"
-    )))
 }
 
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {

@@ -18,6 +18,8 @@ pub mod model;
 pub mod npy;
 pub mod plot;
 pub mod predict;
+pub mod report;
+pub mod serve;
 pub mod sweep;
 pub mod train;
 pub mod util;

@@ -13,6 +13,35 @@ static FONT_BYTES: &[u8] = include_bytes!("../assets/fonts/DejaVuSans.ttf");
 
 pub type Rgb = [u8; 3];
 
+/// A plotters drawing area over an RGB buffer.
+pub type ChartArea<'a> =
+    plotters::drawing::DrawingArea<plotters::backend::BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// The error of drawing `path`.
+pub fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::InvalidArgument(format!("drawing {}: {e}", path.display()))
+}
+
+/// Draw a `width` x `height` chart with plotters (on white, bundled font),
+/// then write it as a PNG.
+pub fn render_chart(
+    path: &Path,
+    width: u32,
+    height: u32,
+    draw: impl FnOnce(&ChartArea) -> Result<()>,
+) -> Result<()> {
+    use plotters::prelude::*;
+    register_plot_font();
+    let mut rgb = vec![255u8; (width * height * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (width, height)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_error(path, e))?;
+        draw(&root)?;
+        root.present().map_err(|e| plot_error(path, e))?;
+    }
+    write_rgb_png(path, width as usize, height as usize, &rgb)
+}
+
 /// Make the bundled DejaVu Sans plotters' `sans-serif` (idempotent):
 /// plots look the same on every machine, with no system fonts needed.
 pub fn register_plot_font() {

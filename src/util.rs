@@ -217,17 +217,24 @@ pub fn format_utc(seconds: u64) -> String {
     )
 }
 
-/// Write a `width x height` RGB buffer as a PNG, atomically.
-pub fn write_rgb_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
+/// A `width x height` RGB buffer encoded as PNG.
+pub fn rgb_png_bytes(width: usize, height: usize, rgb: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut bytes = Vec::new();
     {
         let mut encoder = png::Encoder::new(&mut bytes, width as u32, height as u32);
         encoder.set_color(png::ColorType::Rgb);
         encoder.set_depth(png::BitDepth::Eight);
-        let png_error = |e: png::EncodingError| Error::io(path, std::io::Error::other(e));
-        let mut writer = encoder.write_header().map_err(png_error)?;
-        writer.write_image_data(rgb).map_err(png_error)?;
+        let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+        writer
+            .write_image_data(rgb)
+            .map_err(std::io::Error::other)?;
     }
+    Ok(bytes)
+}
+
+/// Write a `width x height` RGB buffer as a PNG, atomically.
+pub fn write_rgb_png(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<()> {
+    let bytes = rgb_png_bytes(width, height, rgb).map_err(|e| Error::io(path, e))?;
     atomic_write(path, |w| std::io::Write::write_all(w, &bytes))
 }
 

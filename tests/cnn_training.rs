@@ -205,7 +205,9 @@ fn cpu_training_learns_and_writes_the_run_folder() {
 
     // Checkpoint round trip: the best checkpoint, reloaded by `evaluate`,
     // gives the validation metrics training recorded for that epoch.
-    let evaluated = evaluate_run(&run, None, Split::Val, DeviceChoice::Cpu, true).unwrap();
+    let evaluated = evaluate_run(&run, None, Split::Val, DeviceChoice::Cpu, true, None)
+        .unwrap()
+        .metrics;
     assert_eq!(evaluated.confusion, best.confusion);
     assert!(
         (evaluated.loss - best.loss).abs() < 1e-5,

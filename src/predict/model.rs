@@ -139,6 +139,14 @@ impl LoadedModel {
         }
     }
 
+    /// The run's resolved config (its `[spectrogram]` draws log-Mel images).
+    pub fn config(&self) -> &Config {
+        match self {
+            Self::Cnn(m) => &m.config,
+            Self::Baseline(m) => &m.config,
+        }
+    }
+
     /// The rate windows are cut at.
     pub fn sample_rate(&self) -> u32 {
         match self {

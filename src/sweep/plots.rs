@@ -5,37 +5,22 @@
 
 use std::path::{Path, PathBuf};
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use super::leaderboard::{mean_std, plain};
 use super::run::{SweepDir, TrialRecord, TrialState, TrialTable};
 use super::spec::{Mode, Objective};
-use crate::error::{Error, Result};
-use crate::plot::write_rgb_png;
+use crate::error::Result;
+use crate::plot::{plot_error, render_chart, ChartArea};
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
 /// Trials whose learning curves are drawn.
 const BEST_CURVES: usize = 6;
 
-fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::InvalidArgument(format!("drawing {}: {e}", path.display()))
-}
-
 /// Draw into an RGB buffer with `draw`, then write it as a PNG.
-fn render(
-    path: &Path,
-    draw: impl FnOnce(&DrawingArea<BitMapBackend, Shift>) -> Result<()>,
-) -> Result<()> {
-    crate::plot::register_plot_font();
-    let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root)?;
-        root.present().map_err(|e| plot_error(path, e))?;
-    }
-    write_rgb_png(path, WIDTH as usize, HEIGHT as usize, &rgb)
+fn render(path: &Path, draw: impl FnOnce(&ChartArea) -> Result<()>) -> Result<()> {
+    render_chart(path, WIDTH, HEIGHT, draw)
 }
 
 /// The PNGs of a sweep, in `SWEEP_DIR/plots/`; returns their paths

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod http;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

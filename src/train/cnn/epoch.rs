@@ -370,7 +370,14 @@ impl<'a> Trainer<'a> {
         let model = self.setup.new_model(self.config, &self.inner)?;
         let model = best.load_model(&path, model)?;
         let metrics = evaluate_set(&model, test_set, self.setup, self.config, &self.inner)?;
-        write_eval_report(self.run_dir, "test", &self.setup.classes, &metrics, &path)?;
+        write_eval_report(
+            self.run_dir,
+            "test",
+            &self.setup.classes,
+            &metrics,
+            &path,
+            &self.setup.manifest_path,
+        )?;
         Ok(Some(metrics))
     }
 

@@ -1,7 +1,7 @@
 //! Validation and test: class probabilities averaged over each clip's
 //! evaluation crops, the metrics they give, and `soundclass evaluate`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
@@ -111,16 +111,28 @@ fn predict_set(
     Ok(sums)
 }
 
+/// What `soundclass evaluate` wrote.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvalOutcome {
+    #[serde(flatten)]
+    pub metrics: SplitMetrics,
+    /// The JSON report (its confusion-matrix PNG lies beside it).
+    pub report: PathBuf,
+}
+
 /// `soundclass evaluate`: the best checkpoint of `run_dir` on `split` of
-/// `manifest` (default: the run's own), writing `eval-<split>.json` and a
-/// confusion-matrix PNG.
+/// `manifest` (default: the run's own). Results on the run's own manifest
+/// go to `eval-<split>.json` and `confusion_<split>.png`; on another
+/// manifest to `eval-<manifest stem>-<split>.json` and its PNG, so they
+/// never overwrite the run's own; `out` names the JSON explicitly.
 pub fn evaluate_run(
     run_dir: &Path,
     manifest: Option<&Path>,
     split: Split,
     device: DeviceChoice,
     quiet: bool,
-) -> Result<SplitMetrics> {
+    out: Option<&Path>,
+) -> Result<EvalOutcome> {
     let config = Config::load(Some(&run_dir.join("config.toml")), &[])?;
     let setup = Setup::new(&config, manifest, device)?;
     let (clips, skipped, _) = setup.load_split(&config, split, quiet)?;
@@ -136,12 +148,86 @@ pub fn evaluate_run(
     let inner = setup.device.device.clone();
     let model = ckpt.load_model(&path, setup.new_model(&config, &inner)?)?;
     let metrics = evaluate_set(&model, &clips, &setup, &config, &inner)?;
-    write_eval_report(run_dir, split.as_str(), &setup.classes, &metrics, &path)?;
-    Ok(metrics)
+    let own = config
+        .data
+        .manifest
+        .as_deref()
+        .is_some_and(|m| same_file(m, &setup.manifest_path));
+    let split_name = split.as_str();
+    let (report, png) = match out {
+        Some(path) => (path.to_path_buf(), path.with_extension("png")),
+        None if own => (
+            run_dir.join(format!("eval-{split_name}.json")),
+            run_dir.join(format!("confusion_{split_name}.png")),
+        ),
+        None => {
+            let tag = file_tag(&setup.manifest_path);
+            (
+                run_dir.join(format!("eval-{tag}-{split_name}.json")),
+                run_dir.join(format!("confusion_{tag}_{split_name}.png")),
+            )
+        }
+    };
+    let written = EvalFiles {
+        json: &report,
+        png: &png,
+        manifest: &setup.manifest_path,
+    };
+    write_eval_files(&written, split_name, &setup.classes, &metrics, &path)?;
+    Ok(EvalOutcome { metrics, report })
 }
 
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// A file name part from a manifest's name: its stem, with anything but
+/// letters, digits, `-` and `_` replaced.
+fn file_tag(manifest: &Path) -> String {
+    let stem = manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "manifest".into());
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Where one evaluation's files go.
+struct EvalFiles<'a> {
+    json: &'a Path,
+    png: &'a Path,
+    manifest: &'a Path,
+}
+
+/// The run's own evaluation of `split` (training's test pass).
 pub(super) fn write_eval_report(
     run_dir: &Path,
+    split: &str,
+    classes: &[String],
+    metrics: &SplitMetrics,
+    checkpoint: &Path,
+    manifest: &Path,
+) -> Result<()> {
+    let files = EvalFiles {
+        json: &run_dir.join(format!("eval-{split}.json")),
+        png: &run_dir.join(format!("confusion_{split}.png")),
+        manifest,
+    };
+    write_eval_files(&files, split, classes, metrics, checkpoint)
+}
+
+fn write_eval_files(
+    files: &EvalFiles,
     split: &str,
     classes: &[String],
     metrics: &SplitMetrics,
@@ -150,6 +236,7 @@ pub(super) fn write_eval_report(
     #[derive(Serialize)]
     struct Report<'a> {
         split: &'a str,
+        manifest: &'a Path,
         checkpoint: &'a Path,
         classes: &'a [String],
         #[serde(flatten)]
@@ -157,15 +244,16 @@ pub(super) fn write_eval_report(
     }
     let report = Report {
         split,
+        manifest: files.manifest,
         checkpoint,
         classes,
         metrics,
     };
     let json =
         serde_json::to_string_pretty(&report).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    atomic_write_str(&run_dir.join(format!("eval-{split}.json")), &json)?;
+    atomic_write_str(files.json, &json)?;
     confusion_matrix_png(
-        &run_dir.join(format!("confusion_{split}.png")),
+        files.png,
         &format!(
             "{split}: accuracy {:.1}%, macro-F1 {:.3}",
             100.0 * metrics.accuracy,

@@ -14,6 +14,9 @@ use toml::{Table, Value};
 use crate::audio::{AudioConfig, CropPolicy, PadPolicy};
 use crate::error::{Error, Result};
 
+mod serve;
+pub use serve::ServeConfig;
+
 /// The whole configuration of an experiment. Every section has defaults, so
 /// an empty file is a valid config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -29,6 +32,7 @@ pub struct Config {
     pub augment: AugmentConfig,
     pub features: FeaturesConfig,
     pub baselines: BaselinesConfig,
+    pub serve: ServeConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -724,6 +728,7 @@ impl Config {
             return bad("model.dropout", "must be in [0, 1)");
         }
         self.validate_training()?;
+        self.serve.validate()?;
         let f = &self.features;
         if f.sample_rate < 1000 || f.sample_rate > 384_000 {
             return bad("features.sample_rate", "must be between 1000 and 384000 Hz");
