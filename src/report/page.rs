@@ -218,7 +218,7 @@ fn markdown_to_html(text: &str) -> String {
             let _ = writeln!(
                 h,
                 "<h{tag}>{}</h{tag}>",
-                escape(line[level..].trim().trim_matches('`'))
+                escape(&line[level..].trim().replace('`', ""))
             );
         } else {
             let _ = writeln!(h, "<p>{}</p>", escape(&line.replace('`', "")));
