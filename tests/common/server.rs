@@ -11,7 +11,13 @@ use super::{assert_success, soundclass, tiny_config, two_tones};
 
 /// A CNN trained for two epochs on the two-tone fixture, in `dir/run`.
 pub fn tiny_model(dir: &Path) -> PathBuf {
-    let config = tiny_config(&two_tones(dir), &["low", "high"], &["training.epochs=2"]);
+    train_tiny(dir, &two_tones(dir), &["training.epochs=2"])
+}
+
+/// `train` on the CPU with [`tiny_config`] for `manifest` (classes low and
+/// high) and `extra` settings; returns the run folder, `dir/run`.
+pub fn train_tiny(dir: &Path, manifest: &Path, extra: &[&str]) -> PathBuf {
+    let config = tiny_config(manifest, &["low", "high"], extra);
     let path = dir.join("cnn.toml");
     std::fs::write(&path, config.to_toml_string().unwrap()).unwrap();
     let run = dir.join("run");

@@ -60,7 +60,7 @@ impl Driver {
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,1700"]
+                         "--disable-dev-shm-usage", "--window-size=1280,2100"]
             }
         }}});
         let mut driver = Self {

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{assert_success, repo_root, sine, soundclass, soundclass_json, tiny_config};
+use crate::common::server::train_tiny;
+use crate::common::{repo_root, sine, soundclass_json, tiny_config};
 use soundclass::audio::{decode_file, resample, write_wav, ResampledChunks, WavEncoding};
 
 /// Low (400 Hz and up) and high (3.1 kHz and up) tones of 0.5 s in four
@@ -32,31 +33,13 @@ pub fn grouped_tones(dir: &Path) -> PathBuf {
 /// A CNN trained on [`grouped_tones`] for a few epochs, in `dir/run`.
 pub fn trained_run(dir: &Path) -> (PathBuf, PathBuf) {
     let manifest = grouped_tones(dir);
-    let config = tiny_config(
-        &manifest,
-        &["low", "high"],
-        &[
-            "training.epochs=10",
-            "training.batch_size=4",
-            "training.lr=0.01",
-            "training.warmup_epochs=0.0",
-        ],
-    );
-    let config_path = dir.join("cnn.toml");
-    std::fs::write(&config_path, config.to_toml_string().unwrap()).unwrap();
-    let run = dir.join("run");
-    let out = soundclass(&[
-        "train",
-        "--config",
-        config_path.to_str().unwrap(),
-        "--run-dir",
-        run.to_str().unwrap(),
-        "--device",
-        "cpu",
-        "--json",
-    ]);
-    assert_success(&out);
-    (run, manifest)
+    let extra = [
+        "training.epochs=10",
+        "training.batch_size=4",
+        "training.lr=0.01",
+        "training.warmup_epochs=0.0",
+    ];
+    (train_tiny(dir, &manifest, &extra), manifest)
 }
 
 fn val_files(manifest: &Path) -> Vec<(String, String)> {
@@ -197,7 +180,7 @@ fn predict_reproduces_evaluate_and_follows_a_long_recording() {
         let block = (start / 2.0).floor();
         if end <= (block + 1.0) * 2.0 + 1e-6 {
             inside += 1;
-            let expected = if block as usize % 2 == 0 {
+            let expected = if (block as usize).is_multiple_of(2) {
                 "low"
             } else {
                 "high"
