@@ -18,6 +18,9 @@ const SPLIT_COLOURS: [RGBColor; 4] = [
     RGBColor(49, 163, 84),
 ];
 
+/// Train accuracy over augmented batches (not a clean evaluation).
+const AUGMENTED_TRAIN: RGBColor = RGBColor(199, 206, 210);
+
 /// The accuracy bars of one model: (split label, accuracy).
 fn bars_of(model: &ModelEntry) -> Vec<(String, f64)> {
     let mut bars = Vec::new();
@@ -42,14 +45,28 @@ fn bars_of(model: &ModelEntry) -> Vec<(String, f64)> {
 /// printed on each bar.
 pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
     let groups: Vec<Vec<(String, f64)>> = models.iter().map(bars_of).collect();
+    // Both kinds of train accuracy share the first slot of a group (a model
+    // has one or the other), then val, test, other data sets.
+    let slot_name = |label: &str| {
+        if label.starts_with("train") {
+            "train".to_string()
+        } else {
+            label.to_string()
+        }
+    };
     let mut series: Vec<String> = Vec::new();
+    let mut slots: Vec<String> = Vec::new();
     for bars in &groups {
         for (label, _) in bars {
             if !series.contains(label) {
                 series.push(label.clone());
             }
+            if !slots.contains(&slot_name(label)) {
+                slots.push(slot_name(label));
+            }
         }
     }
+    series.sort_by_key(|l| slots.iter().position(|s| *s == slot_name(l)));
     let width = (220 * models.len() as u32 + 200).clamp(900, 2400);
     let height = 620;
     render_chart(path, width, height, |root| {
@@ -80,9 +97,17 @@ pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
             .axis_desc_style(("sans-serif", 18))
             .draw()
             .map_err(|x| e(&x))?;
-        let slot = 0.8 / series.len().max(1) as f64;
-        for (s, label) in series.iter().enumerate() {
-            let colour = SPLIT_COLOURS[s.min(SPLIT_COLOURS.len() - 1)];
+        let slot = 0.8 / slots.len().max(1) as f64;
+        for label in &series {
+            let s = slots
+                .iter()
+                .position(|x| *x == slot_name(label))
+                .unwrap_or(0);
+            let colour = if label.starts_with("train (") {
+                AUGMENTED_TRAIN
+            } else {
+                SPLIT_COLOURS[s.min(SPLIT_COLOURS.len() - 1)]
+            };
             let rects: Vec<(f64, f64)> = groups
                 .iter()
                 .enumerate()
@@ -202,7 +227,11 @@ pub fn learning_curves(path: &Path, title: &str, points: &[CurvePoint]) -> Resul
                 chart
                     .draw_series(LineSeries::new(line.clone(), colour.stroke_width(3)))
                     .map_err(|x| e(&x))?
-                    .label(split)
+                    .label(if split == "train" {
+                        "train (augmented batches)"
+                    } else {
+                        split
+                    })
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
                     });
