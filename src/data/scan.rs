@@ -30,7 +30,7 @@ pub fn scan_tree(
     group_by: GroupBy,
 ) -> Result<Manifest> {
     let mut files = Vec::new();
-    collect_audio(dir, &mut files)?;
+    collect_audio(dir, true, &mut files)?;
     files.sort();
     let mut rows: Vec<(String, String, PathBuf)> = Vec::new(); // class, group, file
     for file in files {
@@ -75,7 +75,9 @@ pub fn scan_tree(
     Ok(manifest)
 }
 
-fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// The audio files in `dir` (by extension), and with `recursive` in its
+/// sub-folders at any depth (symlinked folders followed), unsorted.
+pub fn collect_audio(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
@@ -83,7 +85,9 @@ fn collect_audio(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         let is_dir = kind.is_dir() || (kind.is_symlink() && path.is_dir());
         if is_dir {
-            collect_audio(&path, out)?;
+            if recursive {
+                collect_audio(&path, recursive, out)?;
+            }
         } else if is_audio_path(&path) {
             out.push(path);
         }

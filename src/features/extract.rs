@@ -252,13 +252,7 @@ pub fn extract_features(
                 // Crops are deterministic (validated), so the RNG is unused.
                 let mut rng = ChaCha8Rng::seed_from_u64(0);
                 let signal = loader.load(&path, &mut rng)?;
-                let values: Vec<f64> = extractor
-                    .frame_features(&signal)
-                    .map_err(|e| Error::decode(&path, e.to_string()))?
-                    .summary()
-                    .into_iter()
-                    .map(|(_, v)| v)
-                    .collect();
+                let values = extractor.clip_features(&signal, &path)?;
                 if let Some(file) = cache_file {
                     let entry = CacheEntry {
                         names: names.clone(),

@@ -114,6 +114,18 @@ impl FeatureExtractor {
         self.sample_rate
     }
 
+    /// The clip-level feature values of `y` (in [`feature_names`] order);
+    /// a failure is `path`'s decode error.
+    pub fn clip_features(&self, y: &[f32], path: &std::path::Path) -> Result<Vec<f64>> {
+        Ok(self
+            .frame_features(y)
+            .map_err(|e| crate::error::Error::decode(path, e.to_string()))?
+            .summary()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
+    }
+
     /// Frame-level features of `y` (mono, at [`sample_rate`](Self::sample_rate)).
     pub fn frame_features(&self, y: &[f32]) -> Result<FrameFeatures> {
         let frames = self.stft.n_frames(y.len())?;

@@ -135,11 +135,14 @@ impl SavedModel {
     /// Predicted class index of each raw (unscaled) row, row-major.
     pub fn predict(&self, x: &[f64]) -> Vec<usize> {
         let d = self.feature_names.len();
-        let scaled = self.scaler.transform(x);
-        scaled
-            .chunks(d)
-            .map(|row| argmax(&self.model.predict_proba(row)))
+        x.chunks(d)
+            .map(|row| argmax(&self.predict_proba(row)))
             .collect()
+    }
+
+    /// Class probabilities of one raw (unscaled) row.
+    pub fn predict_proba(&self, row: &[f64]) -> Vec<f64> {
+        self.model.predict_proba(&self.scaler.transform(row))
     }
 
     pub fn save(&self, path: &Path) -> Result<()> {

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use model::{LoadedModel, Prepared, Preparer};
 pub use windows::{stream_windows, WindowCutter, WindowPlan};
 
-use crate::audio::is_audio_path;
+use crate::data::scan::collect_audio;
 use crate::error::{Error, Result};
 use crate::model::argmax;
 
@@ -135,7 +135,7 @@ pub fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf
     for input in inputs {
         if input.is_dir() {
             let mut found = Vec::new();
-            walk(input, recursive, &mut found)?;
+            collect_audio(input, recursive, &mut found)?;
             found.sort();
             files.extend(found);
         } else if input.exists() {
@@ -148,21 +148,6 @@ pub fn collect_inputs(inputs: &[PathBuf], recursive: bool) -> Result<Vec<PathBuf
         }
     }
     Ok(files)
-}
-
-fn walk(dir: &Path, recursive: bool, out: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
-            if recursive {
-                walk(&path, recursive, out)?;
-            }
-        } else if is_audio_path(&path) {
-            out.push(path);
-        }
-    }
-    Ok(())
 }
 
 /// What worker threads send to the model thread.

@@ -16,7 +16,7 @@ use crate::features::FeatureExtractor;
 use crate::model::cnn::SoundCnn;
 use crate::model::SavedModel;
 use crate::train::checkpoint;
-use crate::train::cnn::best_checkpoint;
+use crate::train::cnn::{best_checkpoint, host_values};
 use crate::train::device::{DeviceChoice, TrainDevice};
 use crate::train::frontend::{HostInput, MelFrontend};
 
@@ -300,11 +300,7 @@ impl CnnModel {
         };
         let inner = &self.device.device;
         let x = self.frontend.to_device(input, inner)?;
-        let probabilities = softmax(self.model.forward(x), 1)
-            .into_data()
-            .convert::<f32>()
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::InvalidArgument(format!("reading probabilities: {e:?}")))?;
+        let probabilities = host_values(softmax(self.model.forward(x), 1), "probabilities")?;
         Ok(probabilities
             .chunks(self.classes.len())
             .map(<[f32]>::to_vec)
@@ -376,25 +372,16 @@ impl BaselineModel {
 
 impl BaselineParts {
     fn probabilities(&self, window: &[f32], path: &Path) -> Result<Vec<f32>> {
-        let row: Vec<f64> = self
-            .extractor
-            .frame_features(window)
-            .map_err(|e| Error::decode(path, e.to_string()))?
-            .summary()
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+        let row = self.extractor.clip_features(window, path)?;
         if let Some(i) = row.iter().position(|v| !v.is_finite()) {
             return Err(Error::decode(
                 path,
                 format!("feature `{}` is not finite", self.saved.feature_names[i]),
             ));
         }
-        let scaled = self.saved.scaler.transform(&row);
         Ok(self
             .saved
-            .model
-            .predict_proba(&scaled)
+            .predict_proba(&row)
             .into_iter()
             .map(|p| p as f32)
             .collect())

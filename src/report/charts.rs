@@ -6,9 +6,10 @@ use std::path::Path;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use super::sources::{CurvePoint, ModelEntry};
+use super::sources::ModelEntry;
 use crate::error::Result;
 use crate::plot::{plot_error, render_chart};
+use crate::train::metrics::MetricsRow;
 
 /// Bar colours of train, val, test (and other data sets).
 const SPLIT_COLOURS: [RGBColor; 4] = [
@@ -181,15 +182,15 @@ fn wrap(text: &str, width: usize) -> String {
 }
 
 /// Loss and accuracy per epoch, train and val, side by side.
-pub fn learning_curves(path: &Path, title: &str, points: &[CurvePoint]) -> Result<()> {
+pub fn learning_curves(path: &Path, title: &str, points: &[MetricsRow]) -> Result<()> {
     render_chart(path, 1200, 480, |root| {
         let e = |err: &dyn std::fmt::Display| plot_error(path, err);
         let root = root.titled(title, ("sans-serif", 24)).map_err(|x| e(&x))?;
         let panels = root.split_evenly((1, 2));
         let epochs = points.iter().map(|p| p.epoch).max().unwrap_or(1).max(2) as f64;
         for (panel, (name, value)) in panels.iter().zip([
-            ("loss", (|p: &CurvePoint| p.loss) as fn(&CurvePoint) -> f64),
-            ("accuracy", |p: &CurvePoint| p.accuracy),
+            ("loss", (|p: &MetricsRow| p.loss) as fn(&MetricsRow) -> f64),
+            ("accuracy", |p: &MetricsRow| p.accuracy),
         ]) {
             let values: Vec<f64> = points.iter().map(value).filter(|v| v.is_finite()).collect();
             let hi = values.iter().copied().fold(0.0f64, f64::max);

@@ -7,17 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
-use crate::train::metrics::SplitMetrics;
+use crate::train::metrics::{read_metrics_csv, MetricsRow, SplitMetrics};
 use crate::util::open_csv;
-
-/// One row of `metrics.csv`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CurvePoint {
-    pub epoch: usize,
-    pub split: String,
-    pub loss: f64,
-    pub accuracy: f64,
-}
 
 /// A model's result on one split.
 #[derive(Debug, Clone)]
@@ -41,7 +32,7 @@ pub struct ModelEntry {
     /// running accuracy over augmented training batches).
     pub train_accuracy: Option<(f64, bool)>,
     pub splits: Vec<SplitResult>,
-    pub curves: Vec<CurvePoint>,
+    pub curves: Vec<MetricsRow>,
     /// Settings worth a line: architecture, chosen hyperparameters.
     pub details: String,
 }
@@ -136,7 +127,7 @@ pub fn load_cnn_run(run: &Path, name: Option<String>) -> Result<ModelEntry> {
         .then(|| read_json(&summary_path))
         .transpose()?;
     let curves = if run.join("metrics.csv").is_file() {
-        read_curves(&run.join("metrics.csv"))?
+        read_metrics_csv(&run.join("metrics.csv"))?
     } else {
         Vec::new()
     };
@@ -224,51 +215,6 @@ fn split_order(split: &str) -> (usize, String) {
         _ => 3,
     };
     (rank, split.to_string())
-}
-
-/// `metrics.csv`: epoch,split,loss,accuracy,...
-pub fn read_curves(path: &Path) -> Result<Vec<CurvePoint>> {
-    let (mut reader, header, lines) = open_csv(path, true)?;
-    let column = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| Error::Csv {
-                path: path.to_path_buf(),
-                line: 1,
-                reason: format!("no `{name}` column"),
-            })
-    };
-    let (epoch, split, loss, accuracy) = (
-        column("epoch")?,
-        column("split")?,
-        column("loss")?,
-        column("accuracy")?,
-    );
-    let mut points = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| lines.error(e))?;
-        let line = lines.line(record.position());
-        let number = |i: usize| -> Result<f64> {
-            record
-                .get(i)
-                .unwrap_or("")
-                .trim()
-                .parse::<f64>()
-                .map_err(|_| Error::Csv {
-                    path: path.to_path_buf(),
-                    line,
-                    reason: format!("`{}` is not a number", record.get(i).unwrap_or("")),
-                })
-        };
-        points.push(CurvePoint {
-            epoch: number(epoch)? as usize,
-            split: record.get(split).unwrap_or("").to_string(),
-            loss: number(loss)?,
-            accuracy: number(accuracy)?,
-        });
-    }
-    Ok(points)
 }
 
 /// Every model of a baseline run: results.csv, and the confusion matrix

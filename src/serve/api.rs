@@ -211,15 +211,17 @@ async fn handle_predict(
             "no files in the request (send multipart/form-data with file parts named `files`)",
         ));
     }
-    let _worker = state.pool.worker().await;
+    let worker = state.pool.worker().await;
     let job_state = state.clone();
-    // The folder moves into the job: it is removed when inference ends,
-    // even when the request timed out meanwhile.
+    // The worker permit and the folder move into the job: a request that
+    // timed out meanwhile neither frees the permit while its model copy is
+    // still in use nor leaves its uploads behind.
     tokio::task::spawn_blocking(move || {
         let replies = job_state
             .pool
             .with_model(|model| run_inference(model, &job_state, &uploads, with_mel));
         drop(folder);
+        drop(worker);
         replies
     })
     .await

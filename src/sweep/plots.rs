@@ -12,6 +12,7 @@ use super::run::{SweepDir, TrialRecord, TrialState, TrialTable};
 use super::spec::{Mode, Objective};
 use crate::error::Result;
 use crate::plot::{plot_error, render_chart, ChartArea};
+use crate::train::metrics::{read_metrics_csv, MetricsRow};
 
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
@@ -212,27 +213,20 @@ fn best_trials(table: &TrialTable, mode: Mode) -> Vec<&TrialRecord> {
 }
 
 /// `[(epoch, value)]` of the validation column that matches `metric`,
-/// from a trial's metrics.csv.
+/// from a trial's metrics.csv (none while it is missing or unreadable).
 fn val_curve(run_dir: &Path, metric: Objective) -> Vec<(f64, f64)> {
-    let column = match metric {
-        Objective::ValLoss => 2,
-        Objective::ValMacroF1 => 4,
+    let value = |row: &MetricsRow| match metric {
+        Objective::ValLoss => row.loss,
+        Objective::ValMacroF1 => row.macro_f1,
         // metrics.csv has no balanced accuracy: plain accuracy stands in,
         // and the axis says so.
-        Objective::ValAccuracy | Objective::ValBalancedAccuracy => 3,
+        Objective::ValAccuracy | Objective::ValBalancedAccuracy => row.accuracy,
     };
-    let Ok(text) = std::fs::read_to_string(run_dir.join("metrics.csv")) else {
-        return Vec::new();
-    };
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(',').collect();
-            if fields.get(1) != Some(&"val") {
-                return None;
-            }
-            Some((fields[0].parse().ok()?, fields.get(column)?.parse().ok()?))
-        })
+    read_metrics_csv(&run_dir.join("metrics.csv"))
+        .unwrap_or_default()
+        .iter()
+        .filter(|row| row.split == "val")
+        .map(|row| (row.epoch as f64, value(row)))
         .collect()
 }
 

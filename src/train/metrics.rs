@@ -2,7 +2,12 @@
 //! them (`accuracy_score`, `balanced_accuracy_score`, `f1_score(average=
 //! "macro")` with zero_division=0).
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::util::open_csv;
 
 /// Precision, recall and F1 of one class.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,6 +97,66 @@ impl SplitMetrics {
             confusion,
         }
     }
+}
+
+/// One row of a run's `metrics.csv` (written by training after every
+/// epoch; read by sweep plots and reports).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsRow {
+    pub epoch: usize,
+    /// `train` (running metrics over augmented batches) or `val`.
+    pub split: String,
+    pub loss: f64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+}
+
+/// The rows of `metrics.csv`, columns found by name; a bad number is an
+/// error naming the file and line.
+pub fn read_metrics_csv(path: &Path) -> Result<Vec<MetricsRow>> {
+    let (mut reader, header, lines) = open_csv(path, true)?;
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| Error::Csv {
+                path: path.to_path_buf(),
+                line: 1,
+                reason: format!("no `{name}` column"),
+            })
+    };
+    let (epoch, split, loss, accuracy, macro_f1) = (
+        column("epoch")?,
+        column("split")?,
+        column("loss")?,
+        column("accuracy")?,
+        column("macro_f1")?,
+    );
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| lines.error(e))?;
+        let line = lines.line(record.position());
+        let number = |i: usize| -> Result<f64> {
+            record
+                .get(i)
+                .unwrap_or("")
+                .trim()
+                .parse::<f64>()
+                .map_err(|_| Error::Csv {
+                    path: path.to_path_buf(),
+                    line,
+                    reason: format!("`{}` is not a number", record.get(i).unwrap_or("")),
+                })
+        };
+        rows.push(MetricsRow {
+            epoch: number(epoch)? as usize,
+            split: record.get(split).unwrap_or("").to_string(),
+            loss: number(loss)?,
+            accuracy: number(accuracy)?,
+            macro_f1: number(macro_f1)?,
+        });
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]

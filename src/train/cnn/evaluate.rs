@@ -24,7 +24,7 @@ use crate::train::metrics::SplitMetrics;
 use crate::util::atomic_write_str;
 
 /// The values of `tensor`, row-major, on the host (`what` names it in errors).
-pub(super) fn host_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
+pub fn host_values<const D: usize>(tensor: Tensor<D>, what: &str) -> Result<Vec<f32>> {
     tensor
         .into_data()
         .convert::<f32>()

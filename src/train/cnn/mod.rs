@@ -35,7 +35,7 @@ use crate::train::run_folder;
 use crate::util::atomic_write_str;
 
 use epoch::Trainer;
-pub use evaluate::{evaluate_run, EvalOutcome};
+pub use evaluate::{evaluate_run, host_values, EvalOutcome};
 pub use logging::{epoch_scalars, hparams_of, peak_rss_mb};
 use setup::Setup;
 
