@@ -11,8 +11,14 @@ use std::process::{Command, Output};
 use soundclass::audio::{wav_bytes, write_wav, WavEncoding};
 use soundclass::config::Config;
 
+/// The checkout the tests read fixtures from: `SOUNDCLASS_REPO_ROOT` when
+/// set (test executables shipped to another machine, where the build's
+/// path does not exist; see scripts/device_check.sh), else the build's.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    match std::env::var_os("SOUNDCLASS_REPO_ROOT") {
+        Some(root) => PathBuf::from(root),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+    }
 }
 
 pub fn sine(freq: f32, rate: u32, seconds: f32, amplitude: f32) -> Vec<f32> {
