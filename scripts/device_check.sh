@@ -108,7 +108,7 @@ parity = (out / "parity.log").read_text(errors="replace")
 passed = [l for l in parity.splitlines() if l.startswith("test result:")]
 rows.append(("WGSL log-Mel parity with librosa (gpu_* tests)", passed[-1] if passed else "did not run", "", ""))
 mel, ta = load("mel_soundclass"), load("mel_torchaudio")
-gpu_rows = [r for r in (mel or {}).get("rows", []) if "cpu" not in r["path"].lower()]
+gpu_rows = [r for r in (mel or {}).get("rows", []) if not r["path"].startswith("cpu")]
 ta_rows = (ta or {}).get("rows", [])
 ta_best = max(ta_rows, key=lambda r: r["clips_per_second"]) if ta_rows else None
 for r in gpu_rows:

@@ -1,6 +1,7 @@
 //! The `soundclass` command line. The binary parses [`Cli`] and hands it to
 //! [`execute`]; everything here returns the library's typed errors.
 
+mod evaluate;
 mod predict;
 mod report;
 mod serve;
@@ -26,8 +27,9 @@ use crate::error::{Error, Result};
 use crate::features::{extract_features, FeatureTable};
 use crate::gpu::{wgpu_device, GpuApi, GpuMel};
 use crate::train::baselines::{format_results_table, run_baselines};
-use crate::train::cnn::{evaluate_run, train, TrainRequest};
+use crate::train::cnn::{train, TrainRequest};
 use crate::train::device::DeviceChoice;
+use crate::train::folds::{train_folds, FoldsRequest};
 use crate::train::run_folder;
 use crate::util::absolute;
 
@@ -73,7 +75,7 @@ pub enum Command {
     /// Train a CNN (run folder with checkpoints, metrics, TensorBoard).
     Train(TrainArgs),
     /// Evaluate a trained run's best checkpoint on a split.
-    Evaluate(EvaluateArgs),
+    Evaluate(evaluate::EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
     Predict(predict::PredictArgs),
     /// Hyperparameter sweeps: run, resume, status.
@@ -203,29 +205,12 @@ pub struct TrainArgs {
     /// with --resume), for time-sliced or preemptible jobs.
     #[arg(long)]
     pub stop_after_epochs: Option<usize>,
+    /// Grouped k-fold cross-validation over the train and val splits
+    /// (sources kept whole): K runs in RUN/fold-<i>/, then mean ± std in
+    /// RUN/folds.json. The same command on the same --run-dir continues.
+    #[arg(long, value_name = "K", conflicts_with_all = ["resume", "stop_after_epochs"])]
+    pub folds: Option<usize>,
     /// Print the summary as JSON (and no progress output).
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct EvaluateArgs {
-    /// A run folder written by `soundclass train`.
-    #[arg(long)]
-    pub run: PathBuf,
-    /// Manifest to evaluate on (default: the run's `data.manifest`).
-    #[arg(long)]
-    pub manifest: Option<PathBuf>,
-    /// `train`, `val` or `test` (the manifest's own spellings work too).
-    #[arg(long, default_value = "test")]
-    pub split: Split,
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
-    /// The JSON report to write (its confusion PNG goes beside it). Default:
-    /// `eval-<split>.json` in the run folder on the run's own manifest,
-    /// `eval-<manifest stem>-<split>.json` on another.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
@@ -351,7 +336,7 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Features(args) => features(args),
         Command::Baseline(args) => baseline(args),
         Command::Train(args) => train_command(args),
-        Command::Evaluate(args) => evaluate_command(args),
+        Command::Evaluate(args) => evaluate::execute(args),
         Command::Bench(BenchCommand::Train {
             config,
             device,
@@ -666,6 +651,30 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
         None => args.config.load()?,
     };
     crate::interrupt::install()?;
+    if let Some(folds) = args.folds {
+        let summary = train_folds(FoldsRequest {
+            config,
+            device: args.device,
+            run_dir: args.run_dir,
+            folds,
+            quiet: args.json,
+        })?;
+        if args.json {
+            print_json(&summary)?;
+        } else {
+            eprintln!(
+                "{} folds grouped by {}: val accuracy {:.4} ± {:.4}, macro-F1 {:.4} ± {:.4}; {}",
+                summary.folds,
+                summary.grouped_by,
+                summary.accuracy_mean,
+                summary.accuracy_std,
+                summary.macro_f1_mean,
+                summary.macro_f1_std,
+                summary.run_dir.join("folds.json").display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let summary = train(TrainRequest {
         config,
         device: args.device,
@@ -700,38 +709,6 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
                 test.accuracy, test.macro_f1
             );
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn evaluate_command(args: EvaluateArgs) -> Result<ExitCode> {
-    let outcome = evaluate_run(
-        &args.run,
-        args.manifest.as_deref(),
-        args.split,
-        args.device,
-        args.json,
-        args.out.as_deref(),
-    )?;
-    let metrics = &outcome.metrics;
-    if args.json {
-        print_json(&outcome)?;
-    } else {
-        println!(
-            "{} clips: accuracy {:.4}, balanced accuracy {:.4}, macro-F1 {:.4}, loss {:.4}",
-            metrics.clips,
-            metrics.accuracy,
-            metrics.balanced_accuracy,
-            metrics.macro_f1,
-            metrics.loss
-        );
-        for class in &metrics.per_class {
-            println!(
-                "  {:<12} precision {:.3} recall {:.3} F1 {:.3} ({} clips)",
-                class.class, class.precision, class.recall, class.f1, class.support
-            );
-        }
-        eprintln!("wrote {}", outcome.report.display());
     }
     Ok(ExitCode::SUCCESS)
 }

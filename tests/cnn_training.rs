@@ -2,8 +2,9 @@
 //! tones and noise, written as WAV files in a temporary folder): the loss
 //! falls on CPU and on wgpu (Mesa lavapipe in CI), the run folder holds
 //! what it should, checkpoints round-trip, a resumed run (after a clean
-//! stop and after SIGKILL) ends exactly where an uninterrupted run ends, and
-//! TensorBoard's own reader accepts the event files.
+//! stop and after SIGKILL) ends exactly where an uninterrupted run ends,
+//! TensorBoard's own reader accepts the event files, and grouped k-fold
+//! training keeps sources whole and continues where it stopped.
 
 mod common;
 
@@ -19,6 +20,7 @@ use soundclass::train::cnn::{
     epoch_scalars, evaluate_run, hparams_of, last_checkpoint, train, TrainRequest, TrainSummary,
 };
 use soundclass::train::device::DeviceChoice;
+use soundclass::train::folds::{train_folds, FoldsRequest};
 use soundclass::train::tensorboard::HParamValue;
 
 const RATE: u32 = 8000;
@@ -362,15 +364,29 @@ fn resume_after_a_stop_matches_the_uninterrupted_run() {
     let _turn = one_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let manifest = fixture(tmp.path());
+    // Every waveform transform on too: their draws resume with the run.
+    let wave = [
+        "augment.gain_prob=0.5",
+        "augment.eq_prob=0.5",
+        "augment.bandpass_prob=0.3",
+        "augment.bandpass_high_hz=[1500.0, 3500.0]",
+        "augment.band_limit_prob=0.3",
+        "augment.band_limit_hz=[1500.0, 3500.0]",
+        "augment.noise_prob=0.5",
+        "augment.background_prob=0.5",
+        "augment.pitch_prob=0.3",
+        "augment.stretch_prob=0.3",
+        "augment.reverb_prob=0.3",
+    ];
     let whole = tmp.path().join("whole");
-    train(request(config(&manifest, &[]), DeviceChoice::Cpu, &whole)).unwrap();
+    train(request(config(&manifest, &wave), DeviceChoice::Cpu, &whole)).unwrap();
 
     let split = tmp.path().join("split");
-    let mut first = request(config(&manifest, &[]), DeviceChoice::Cpu, &split);
+    let mut first = request(config(&manifest, &wave), DeviceChoice::Cpu, &split);
     first.stop_after_epochs = Some(2);
     let partial = train(first).unwrap();
     assert_eq!(partial.epochs_run, 2);
-    let mut second = request(config(&manifest, &[]), DeviceChoice::Cpu, &split);
+    let mut second = request(config(&manifest, &wave), DeviceChoice::Cpu, &split);
     second.run_dir = None;
     second.resume = Some(split.clone());
     let resumed = train(second).unwrap();
@@ -490,4 +506,83 @@ fn bad_requests_name_what_is_wrong() {
         .to_string();
         assert!(err.contains("cuda") && err.contains("feature"), "{err}");
     }
+}
+
+#[test]
+fn k_fold_training_keeps_sources_whole_and_continues() {
+    let _turn = one_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = fixture(tmp.path());
+    // Four sources: clip i of every class comes from package i % 4.
+    let mut grouped = String::from("path,label,split,source_package\n");
+    for line in std::fs::read_to_string(&plain).unwrap().lines().skip(1) {
+        let name = line.split(',').next().unwrap();
+        let i: usize = name
+            .trim_end_matches(".wav")
+            .rsplit('_')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        grouped += &format!("{line},pkg{}\n", i % 4);
+    }
+    let manifest = tmp.path().join("grouped.csv");
+    std::fs::write(&manifest, grouped).unwrap();
+    let run = tmp.path().join("cv");
+    let request = FoldsRequest {
+        config: config(&manifest, &["training.epochs=2"]),
+        device: DeviceChoice::Cpu,
+        run_dir: Some(run.clone()),
+        folds: 3,
+        quiet: true,
+    };
+    let summary = train_folds(request.clone()).unwrap();
+    assert_eq!(summary.grouped_by, "source_package");
+    assert_eq!(summary.results.len(), 3);
+    let accuracies: Vec<f64> = summary.results.iter().map(|r| r.accuracy).collect();
+    let mean = accuracies.iter().sum::<f64>() / 3.0;
+    assert!((summary.accuracy_mean - mean).abs() < 1e-12);
+
+    // Every clip is validated in exactly one fold, and no source is on
+    // both sides of a fold.
+    let mut val_count = std::collections::HashMap::<String, usize>::new();
+    for fold in 0..3 {
+        let text =
+            std::fs::read_to_string(run.join(format!("fold-{fold}/fold-manifest.csv"))).unwrap();
+        let (mut train_pkgs, mut val_pkgs) = (Vec::new(), Vec::new());
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split(',').collect();
+            let (split, pkg) = (cols[2], cols[3]);
+            if split == "val" {
+                *val_count.entry(cols[0].to_string()).or_default() += 1;
+                val_pkgs.push(pkg.to_string());
+            } else {
+                train_pkgs.push(pkg.to_string());
+            }
+        }
+        assert!(!val_pkgs.is_empty(), "fold {fold} has no val clips");
+        for p in &val_pkgs {
+            assert!(!train_pkgs.contains(p), "fold {fold}: {p} on both sides");
+        }
+    }
+    assert_eq!(
+        val_count.len(),
+        31,
+        "every pooled clip (the broken one too)"
+    );
+    assert!(val_count.values().all(|&n| n == 1));
+
+    // Running again continues: finished folds are read, not retrained.
+    let before = std::fs::metadata(run.join("fold-0/metrics.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::remove_file(run.join("folds.json")).unwrap();
+    let again = train_folds(request).unwrap();
+    let after = std::fs::metadata(run.join("fold-0/metrics.csv"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after);
+    assert_eq!(again.accuracy_mean, summary.accuracy_mean);
+    assert!(run.join("folds.json").is_file() && run.join("folds.csv").is_file());
 }

@@ -531,3 +531,47 @@ fn devices_put_one_worker_on_each_gpu() {
     assert!(stderr.contains("one worker runs per device"), "{stderr}");
     assert!(!tmp.path().join("bad").exists(), "nothing is created");
 }
+
+#[test]
+fn k_fold_trials_take_the_folds_mean_as_objective() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    // Three sources: clip i comes from package i % 3.
+    let manifest = tmp.path().join("manifest.csv");
+    let mut grouped = String::from("path,label,split,source_package\n");
+    for line in std::fs::read_to_string(&manifest).unwrap().lines().skip(1) {
+        let i: usize = line
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("clip")
+            .trim_end_matches(".wav")
+            .parse()
+            .unwrap();
+        grouped += &format!("{line},pkg{}\n", i % 3);
+    }
+    std::fs::write(&manifest, grouped).unwrap();
+    let text = spec_text(&base, "\"grid\"", "\"model.dropout\" = [0.0]")
+        .replace("repeats = 2", "repeats = 1\nfolds = 2");
+    let spec = write_spec(tmp.path(), &text);
+    let dir = tmp.path().join("sweep");
+    common::soundclass_ok(&common::sweep_args(&spec, &dir));
+    let table = common::read_json(&dir.join("trials.json"));
+    let trial = &table["trials"][0];
+    assert_eq!(trial["state"], "done");
+    let id = trial["id"].as_str().unwrap();
+    let folds = common::read_json(&dir.join("trials").join(id).join("folds.json"));
+    assert_eq!(folds["results"].as_array().unwrap().len(), 2);
+    assert_eq!(trial["metric"], folds["accuracy_mean"]);
+
+    let bad = write_spec(tmp.path(), &text.replace("folds = 2", "folds = 1"));
+    let out = common::soundclass(&[
+        "sweep",
+        "run",
+        bad.to_str().unwrap(),
+        "--sweep-dir",
+        tmp.path().join("bad").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("sweep.folds"));
+}

@@ -7,9 +7,10 @@ use std::time::Instant;
 use clap::Args;
 use serde::Serialize;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::predict::ensemble::{Ensemble, Weights};
 use crate::predict::output::{write_predictions, write_segments};
-use crate::predict::{collect_inputs, predict_files, FileResult, LoadedModel, PredictOptions};
+use crate::predict::{collect_inputs, predict_files, FileResult, PredictOptions};
 use crate::train::cnn::peak_rss_mb;
 use crate::train::device::DeviceChoice;
 use crate::util::progress_bar;
@@ -17,9 +18,15 @@ use crate::util::progress_bar;
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// A CNN run folder (its best checkpoint) or a baseline model file
-    /// (`<run>/models/<model>.json`).
+    /// (`<run>/models/<model>.json`). Repeat for an ensemble: the models'
+    /// class probabilities are averaged per file (and per window when they
+    /// cut the same windows).
+    #[arg(long, required = true)]
+    pub model: Vec<PathBuf>,
+    /// Ensemble weights, one per `--model` (e.g. `2,1`; default equal).
+    /// `evaluate --weights val` fits them on a val split.
     #[arg(long)]
-    pub model: PathBuf,
+    pub weights: Option<Weights>,
     /// Audio files and folders.
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -69,10 +76,22 @@ struct PredictReport<'a> {
 
 pub fn execute(args: PredictArgs) -> Result<ExitCode> {
     let started = Instant::now();
-    let model = LoadedModel::load(&args.model, args.device)?;
+    let mut ensemble = Ensemble::load(&args.model, args.device)?;
+    match &args.weights {
+        None | Some(Weights::Equal) => {}
+        Some(Weights::Given(weights)) => ensemble.set_weights(weights)?,
+        Some(Weights::FitOnVal) => {
+            return Err(Error::InvalidArgument(
+                "--weights val: fitting needs labelled clips; run `evaluate --model ... \
+                 --weights val`, then pass the weights it reports"
+                    .into(),
+            ))
+        }
+    }
+    let description = describe(&ensemble);
     let files = collect_inputs(&args.inputs, args.recursive)?;
     if !args.json {
-        eprintln!("model: {}", model.describe());
+        eprintln!("model: {description}");
     }
     let options = PredictOptions {
         window_seconds: args.window,
@@ -80,10 +99,14 @@ pub fn execute(args: PredictArgs) -> Result<ExitCode> {
         middle_seconds: args.middle,
         threads: args.threads,
     };
-    let bar = progress_bar(files.len() as u64, "predicting", args.json);
-    let results = predict_files(&model, &files, &options, &|| bar.inc(1))?;
+    let passes = ensemble.members.len() as u64;
+    let bar = progress_bar(passes * files.len() as u64, "predicting", args.json);
+    let results = match ensemble.members.as_slice() {
+        [model] => predict_files(model, &files, &options, &|| bar.inc(1))?,
+        _ => ensemble.predict(&files, &options, &|| bar.inc(1))?,
+    };
     bar.finish_and_clear();
-    let classes = model.classes();
+    let classes = ensemble.classes();
     write_predictions(&args.out, classes, &results)?;
     if let Some(path) = &args.segments {
         write_segments(path, classes, &results)?;
@@ -95,7 +118,7 @@ pub fn execute(args: PredictArgs) -> Result<ExitCode> {
         .sum();
     let failed = results.iter().filter(|r| r.error().is_some()).count();
     let report = PredictReport {
-        model: model.describe(),
+        model: description,
         classes,
         files: results.len(),
         failed,
@@ -118,6 +141,23 @@ pub fn execute(args: PredictArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The model, or the members and weights of an ensemble.
+fn describe(ensemble: &Ensemble) -> String {
+    match ensemble.members.as_slice() {
+        [model] => model.describe(),
+        members => format!(
+            "ensemble of {}: {}",
+            members.len(),
+            members
+                .iter()
+                .zip(&ensemble.weights)
+                .map(|(m, w)| format!("{} (weight {w:.3})", m.describe()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
 }
 
 fn print_table(report: &PredictReport) {

@@ -14,7 +14,9 @@ use toml::{Table, Value};
 use crate::audio::{AudioConfig, CropPolicy, PadPolicy};
 use crate::error::{Error, Result};
 
+mod augment;
 mod serve;
+pub use augment::AugmentConfig;
 pub use serve::ServeConfig;
 
 /// The whole configuration of an experiment. Every section has defaults, so
@@ -341,32 +343,6 @@ impl Default for OptimConfig {
             momentum: 0.9,
             dampening: 0.0,
             nesterov: false,
-        }
-    }
-}
-
-/// Data augmentation during CNN training: `[augment]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AugmentConfig {
-    /// Mixup Beta(alpha, alpha) on log-Mel inputs and targets; 0 = off.
-    pub mixup_alpha: f64,
-    /// SpecAugment time masks per example and their largest width (frames).
-    pub time_masks: usize,
-    pub time_mask_frames: usize,
-    /// SpecAugment frequency masks per example and largest width (Mel bins).
-    pub freq_masks: usize,
-    pub freq_mask_bins: usize,
-}
-
-impl Default for AugmentConfig {
-    fn default() -> Self {
-        Self {
-            mixup_alpha: 0.0,
-            time_masks: 0,
-            time_mask_frames: 20,
-            freq_masks: 0,
-            freq_mask_bins: 8,
         }
     }
 }
@@ -728,6 +704,7 @@ impl Config {
             return bad("model.dropout", "must be in [0, 1)");
         }
         self.validate_training()?;
+        self.augment.validate(self.audio.sample_rate)?;
         self.serve.validate()?;
         let f = &self.features;
         if f.sample_rate < 1000 || f.sample_rate > 384_000 {
@@ -779,7 +756,6 @@ impl Config {
             ("optim.weight_decay", self.optim.weight_decay),
             ("optim.momentum", self.optim.momentum),
             ("optim.dampening", self.optim.dampening),
-            ("augment.mixup_alpha", self.augment.mixup_alpha),
         ];
         for (key, value) in non_negative {
             if !(value >= 0.0 && value.is_finite()) {

@@ -4,6 +4,7 @@
 //! then runs per clip and [`MelSpectrogram::compute_batch`] over many clips
 //! on all cores.
 
+pub mod augment;
 mod image;
 mod mel;
 mod stft;

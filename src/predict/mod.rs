@@ -8,6 +8,7 @@
 //! windows' probabilities, so a long recording also gets a timeline. One
 //! file that fails to decode is reported with its reason; the rest go on.
 
+pub mod ensemble;
 pub mod model;
 pub mod output;
 pub mod windows;

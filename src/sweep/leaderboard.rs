@@ -47,16 +47,7 @@ pub(super) fn plain(value: &toml::Value) -> String {
     }
 }
 
-/// Mean and sample standard deviation.
-pub fn mean_std(values: &[f64]) -> (f64, f64) {
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    if values.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, var.sqrt())
-}
+pub use crate::util::mean_std;
 
 /// The finished and failed trials of one point.
 #[derive(Default)]
@@ -268,6 +259,35 @@ fn marginal_table(metric: &str, rows: &[Marginal]) -> String {
         );
     }
     md
+}
+
+/// The run folders of a sweep's `k` best finished trials by its objective
+/// (for `evaluate --sweep DIR --top K` ensembles).
+pub fn top_trials(dir: &std::path::Path, k: usize) -> Result<Vec<std::path::PathBuf>> {
+    let (sweep, _) = SweepDir::open(dir)?;
+    let table = sweep.read_table()?;
+    let mut done: Vec<(&TrialRecord, f64)> = table
+        .trials
+        .iter()
+        .filter(|r| r.state == TrialState::Done)
+        .filter_map(|r| r.metric.map(|m| (r, m)))
+        .collect();
+    let sign = match sweep.spec.mode() {
+        Mode::Max => -1.0,
+        Mode::Min => 1.0,
+    };
+    done.sort_by(|a, b| (sign * a.1).total_cmp(&(sign * b.1)));
+    if done.is_empty() || k == 0 {
+        return Err(crate::error::Error::InvalidArgument(format!(
+            "--sweep {}: no finished trial to take (or --top 0)",
+            dir.display()
+        )));
+    }
+    Ok(done
+        .iter()
+        .take(k)
+        .map(|(r, _)| sweep.trial_dir(&r.trial))
+        .collect())
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub mod spec;
 pub mod stopping;
 pub mod workers;
 
+pub use leaderboard::top_trials;
 pub use run::{RunOptions, SweepDir, TrialRecord, TrialState, TrialTable};
 pub use space::{trials, Trial};
 pub use spec::SweepSpec;

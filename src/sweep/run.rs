@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::train::cnn::{last_checkpoint, train, TrainRequest, TrainSummary};
 use crate::train::device::DeviceChoice;
+use crate::train::folds::{train_folds, FoldsRequest, FoldsSummary};
 use crate::util::{atomic_write_str, utc_timestamp};
 
 /// Where a trial stands.
@@ -75,6 +76,8 @@ pub struct RungResult {
 /// What became of a claimed trial this time.
 enum Outcome {
     Done(Box<TrainSummary>),
+    /// A k-fold trial (`[sweep] folds`).
+    Folds(Box<FoldsSummary>),
     Pruned {
         epochs: usize,
         metric: Option<f64>,
@@ -250,6 +253,11 @@ impl SweepDir {
                         record.epochs = Some(summary.epochs_run);
                         record.metric = objective_value(summary, metric);
                     }
+                    Ok(Outcome::Folds(folds)) => {
+                        record.state = TrialState::Done;
+                        record.epochs = folds.results.iter().filter_map(|r| r.best_epoch).max();
+                        record.metric = Some(folds_objective(folds, metric));
+                    }
                     Ok(Outcome::Pruned { epochs, metric }) => {
                         record.state = TrialState::Pruned;
                         record.epochs = Some(*epochs);
@@ -319,6 +327,16 @@ impl SweepDir {
             .get_or_insert_with(|| self.dir.join("audio_cache"));
         if !options.quiet {
             eprintln!("trial {} ({})", trial.id, describe(&trial.values));
+        }
+        if let Some(folds) = self.spec.sweep.folds {
+            let summary = train_folds(FoldsRequest {
+                config,
+                device: options.device,
+                run_dir: Some(self.trial_dir(trial)),
+                folds,
+                quiet: options.quiet,
+            })?;
+            return Ok(Outcome::Folds(Box::new(summary)));
         }
         let Some(stopping) = self.spec.sweep.early_stopping.clone() else {
             let summary = self.train_until(trial, &config, None, options)?;
@@ -525,6 +543,21 @@ pub fn objective_value(summary: &TrainSummary, metric: Objective) -> Option<f64>
         Objective::ValBalancedAccuracy => best.balanced_accuracy,
         Objective::ValLoss => best.loss,
     })
+}
+
+/// The objective of a k-fold trial: the folds' mean of the metric.
+pub fn folds_objective(folds: &FoldsSummary, metric: Objective) -> f64 {
+    let values: Vec<f64> = folds
+        .results
+        .iter()
+        .map(|r| match metric {
+            Objective::ValAccuracy => r.accuracy,
+            Objective::ValMacroF1 => r.macro_f1,
+            Objective::ValBalancedAccuracy => r.balanced_accuracy,
+            Objective::ValLoss => r.loss,
+        })
+        .collect();
+    crate::util::mean_std(&values).0
 }
 
 /// `key=value, key=value` of a point, for tables and messages.

@@ -104,6 +104,10 @@ pub struct SweepSection {
     /// ASHA or the median stopping rule (`[sweep.early_stopping]`).
     #[serde(default)]
     pub early_stopping: Option<EarlyStopping>,
+    /// Each trial is a grouped k-fold cross-validation (`train --folds`)
+    /// over train + val, its objective the folds' mean.
+    #[serde(default)]
+    pub folds: Option<usize>,
 }
 
 fn one() -> usize {
@@ -169,6 +173,17 @@ impl SweepSpec {
         };
         if self.sweep.repeats == 0 {
             return bad("sweep.repeats", "must be at least 1".into());
+        }
+        if let Some(folds) = self.sweep.folds {
+            if folds < 2 {
+                return bad("sweep.folds", format!("must be at least 2 (got {folds})"));
+            }
+            if self.sweep.early_stopping.is_some() {
+                return bad(
+                    "sweep.folds",
+                    "k-fold trials train every fold to the end: drop [sweep.early_stopping]".into(),
+                );
+            }
         }
         if let Some(Err(reason)) = self.sweep.early_stopping.as_ref().map(EarlyStopping::check) {
             return bad("sweep.early_stopping", reason);

@@ -141,6 +141,8 @@ pub mod stream {
     pub const ORDER: u64 = 1;
     pub const CROPS: u64 = 2;
     pub const AUGMENT: u64 = 3;
+    /// Waveform transforms (`train::wave_augment`).
+    pub const WAVE: u64 = 4;
 }
 
 /// The clip indices of one epoch: each clip once in random order

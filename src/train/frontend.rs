@@ -292,6 +292,7 @@ mod tests {
             freq_masks: 1,
             freq_mask_bins: 3,
             mixup_alpha: 0.4,
+            ..AugmentConfig::default()
         };
         let mut rng = epoch_rng(1, 0, stream::AUGMENT);
         let draw = AugmentDraw::draw(&config, 3, 40, 16, &mut rng).unwrap();

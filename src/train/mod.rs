@@ -8,10 +8,12 @@ pub mod checkpoint;
 pub mod clips;
 pub mod cnn;
 pub mod device;
+pub mod folds;
 pub mod frontend;
 pub mod metrics;
 pub mod optim;
 pub mod tensorboard;
+pub mod wave_augment;
 
 use std::path::{Path, PathBuf};
 

@@ -1,10 +1,12 @@
 //! Using trained models: `predict`, `report`, `serve` (HTTP and a real
-//! browser). One test binary for the four, so CI links one executable.
+//! browser) and ensembles. One test binary for them all, so CI links one
+//! executable.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod browser;
+mod ensemble;
 mod predict;
 mod report;
 mod serve;

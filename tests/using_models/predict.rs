@@ -42,7 +42,7 @@ pub fn trained_run(dir: &Path) -> (PathBuf, PathBuf) {
     (train_tiny(dir, &manifest, &extra), manifest)
 }
 
-fn val_files(manifest: &Path) -> Vec<(String, String)> {
+pub fn val_files(manifest: &Path) -> Vec<(String, String)> {
     let root = manifest.parent().unwrap();
     std::fs::read_to_string(manifest)
         .unwrap()
@@ -218,12 +218,11 @@ fn streamed_decoding_equals_whole_file_decoding() {
     assert!(checked >= 5, "only {checked} fixtures decoded");
 }
 
-#[test]
-fn baseline_models_predict_and_bad_files_are_listed() {
-    let dir = tempfile::tempdir().unwrap();
-    let manifest = grouped_tones(dir.path());
-    let config = tiny_config(
-        &manifest,
+/// A logistic-regression baseline on [`grouped_tones`] in `dir/baseline`:
+/// its model file and its val accuracy.
+pub fn baseline_model(dir: &Path, manifest: &Path) -> (PathBuf, f64) {
+    let mut config = tiny_config(
+        manifest,
         &["low", "high"],
         &[
             "baselines.models=[\"logistic_regression\"]",
@@ -231,11 +230,10 @@ fn baseline_models_predict_and_bad_files_are_listed() {
             "baselines.logistic_regression.c=[1.0]",
         ],
     );
-    let mut config = config;
-    config.features.cache_dir = dir.path().join("feature-cache");
-    let config_path = dir.path().join("baselines.toml");
+    config.features.cache_dir = dir.join("feature-cache");
+    let config_path = dir.join("baselines.toml");
     std::fs::write(&config_path, config.to_toml_string().unwrap()).unwrap();
-    let run = dir.path().join("baseline");
+    let run = dir.join("baseline");
     let report = soundclass_json(
         &[
             "baseline",
@@ -248,7 +246,14 @@ fn baseline_models_predict_and_bad_files_are_listed() {
         0,
     );
     let val_accuracy = report["results"][0]["val_accuracy"].as_f64().unwrap();
-    let model = run.join("models/logistic_regression.json");
+    (run.join("models/logistic_regression.json"), val_accuracy)
+}
+
+#[test]
+fn baseline_models_predict_and_bad_files_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = grouped_tones(dir.path());
+    let (model, val_accuracy) = baseline_model(dir.path(), &manifest);
 
     // Good clips, a garbage file and an empty one in one folder: the bad
     // ones are listed with their reason, the rest are classified, exit 1.

@@ -96,6 +96,40 @@ fn report_covers_runs_baselines_and_sweeps() {
     )
     .unwrap();
     crate::common::soundclass_ok(&sweep_args(&spec, &sweep_dir));
+    // The sweep's two trials as one ensemble: both members, ranked.
+    let top = dir.path().join("top.json");
+    let ensemble = soundclass_json(
+        &[
+            "evaluate",
+            "--sweep",
+            sweep_dir.to_str().unwrap(),
+            "--top",
+            "2",
+            "--split",
+            "val",
+            "--device",
+            "cpu",
+            "--out",
+            top.to_str().unwrap(),
+            "--json",
+        ],
+        0,
+    );
+    let members = ensemble["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    let trials = read_json(&sweep_dir.join("trials.json"));
+    let best = trials["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["metric"].as_f64().unwrap())
+        .fold(f64::MIN, f64::max);
+    let first = std::path::PathBuf::from(members[0]["model"].as_str().unwrap());
+    let first_summary = read_json(&first.join("summary.json"));
+    assert_eq!(
+        first_summary["best_val"]["accuracy"].as_f64().unwrap(),
+        best
+    );
 
     let out = dir.path().join("report");
     let written = soundclass_json(

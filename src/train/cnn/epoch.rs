@@ -31,6 +31,7 @@ use crate::train::frontend::{
 use crate::train::metrics::SplitMetrics;
 use crate::train::optim::{build_optimizer, learning_rate};
 use crate::train::tensorboard::EventWriter;
+use crate::train::wave_augment::WaveDraw;
 use crate::util::progress_bar;
 
 /// One prepared training batch, as the loader thread sends it.
@@ -448,8 +449,11 @@ impl Loader<'_> {
         let host_mel = self.setup.frontend.host_part();
         let mut crops_rng = epoch_rng(t.seed, self.epoch, stream::CROPS);
         let mut augment_rng = epoch_rng(t.seed, self.epoch, stream::AUGMENT);
+        let mut wave_rng = epoch_rng(t.seed, self.epoch, stream::WAVE);
+        let waveform = self.config.augment.any_waveform();
+        let rate = self.config.audio.sample_rate;
         for (index, indices) in self.order.chunks_exact(self.batch).enumerate() {
-            let crops: Vec<Vec<f32>> = indices
+            let mut crops: Vec<Vec<f32>> = indices
                 .iter()
                 .map(|&i| {
                     fit_length(
@@ -468,11 +472,22 @@ impl Loader<'_> {
                 self.setup.n_mels,
                 &mut augment_rng,
             );
+            let wave = waveform.then(|| {
+                WaveDraw::draw(
+                    &self.config.augment,
+                    indices.len(),
+                    self.clips.len(),
+                    &mut wave_rng,
+                )
+            });
             if index < self.skip {
                 continue;
             }
             let labels: Vec<usize> = indices.iter().map(|&i| self.clips.labels[i]).collect();
             let prepared = augment.and_then(|augment| {
+                if let Some(wave) = &wave {
+                    wave.apply(&mut crops, rate, &self.clips.audio)?;
+                }
                 let input = HostInput::prepare(crops, host_mel.as_deref())?;
                 let targets = soft_targets(
                     &labels,

@@ -131,7 +131,7 @@ pub(super) fn log_mel_examples(
 pub fn hparams_of(config: &Config) -> Vec<(String, HParamValue)> {
     let text = |s: &str| HParamValue::String(s.to_string());
     let number = HParamValue::Number;
-    vec![
+    let mut values = vec![
         ("model.arch".into(), text(&config.model.arch)),
         ("model.width".into(), number(config.model.width as f64)),
         ("model.blocks".into(), number(config.model.blocks as f64)),
@@ -173,7 +173,24 @@ pub fn hparams_of(config: &Config) -> Vec<(String, HParamValue)> {
             "audio.clip_seconds".into(),
             number(config.audio.clip_seconds),
         ),
-    ]
+    ];
+    let a = &config.augment;
+    values.extend(
+        [
+            ("augment.gain_prob", a.gain_prob),
+            ("augment.eq_prob", a.eq_prob),
+            ("augment.bandpass_prob", a.bandpass_prob),
+            ("augment.band_limit_prob", a.band_limit_prob),
+            ("augment.noise_prob", a.noise_prob),
+            ("augment.background_prob", a.background_prob),
+            ("augment.pitch_prob", a.pitch_prob),
+            ("augment.stretch_prob", a.stretch_prob),
+            ("augment.reverb_prob", a.reverb_prob),
+        ]
+        .into_iter()
+        .map(|(key, p)| (key.to_string(), number(p))),
+    );
+    values
 }
 
 pub(super) fn epoch_line(r: &EpochRecord, improved: bool) -> String {

@@ -57,7 +57,7 @@ pub struct TrainRequest {
 }
 
 /// What a finished training run reports (`summary.json`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct TrainSummary {
     pub run_dir: PathBuf,
     pub device: String,
