@@ -499,8 +499,10 @@ fn devices_put_one_worker_on_each_gpu() {
     let dir = tmp.path().join("gpus");
     let mut args = common::sweep_args(&spec, &dir);
     // CPU training here: what is checked is which GPU each worker was
-    // given (run.json records it).
-    args.extend(["--devices".to_string(), "0,1".to_string()]);
+    // given (run.json records it). Trials long enough (12 epochs) that the
+    // second worker has started before the first could take all four,
+    // however slowly its process starts.
+    args.extend(["--devices", "0,1", "--set", "training.epochs=12"].map(String::from));
     let out = Command::new(env!("CARGO_BIN_EXE_soundclass"))
         .args(&args)
         .output()
