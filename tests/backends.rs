@@ -276,6 +276,10 @@ fn libtorch_resume_matches_the_uninterrupted_run() {
             .map(|line| line.rsplit_once(',').unwrap().0.to_string())
             .collect()
     };
-    assert_eq!(metrics(&split).len(), 9, "a header and two rows (train, val) per epoch");
+    assert_eq!(
+        metrics(&split).len(),
+        9,
+        "a header and two rows (train, val) per epoch"
+    );
     assert_eq!(metrics(&split), metrics(&whole));
 }
