@@ -10,7 +10,10 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{assert_success, soundclass, soundclass_json, tiny_config, two_tones};
+use common::server::train_tiny_on;
+#[cfg(feature = "tch")]
+use common::{assert_success, soundclass};
+use common::{soundclass_json, two_tones};
 
 /// The `--device` values this build can run.
 fn backends() -> Vec<&'static str> {
@@ -24,21 +27,7 @@ fn backends() -> Vec<&'static str> {
 /// `train` the tiny two-tone CNN on `device` with `extra` settings; returns
 /// the run folder `dir/<name>`.
 fn train_on(dir: &Path, name: &str, device: &str, extra: &[&str]) -> PathBuf {
-    let config = tiny_config(&dir.join("manifest.csv"), &["low", "high"], extra);
-    let config_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&config_path, config.to_toml_string().unwrap()).unwrap();
-    let run = dir.join(name);
-    assert_success(&soundclass(&[
-        "train",
-        "--config",
-        config_path.to_str().unwrap(),
-        "--run-dir",
-        run.to_str().unwrap(),
-        "--device",
-        device,
-        "--json",
-    ]));
-    run
+    train_tiny_on(dir, name, &dir.join("manifest.csv"), extra, device)
 }
 
 /// Every file's class probabilities from `predict --device device`.

@@ -17,10 +17,21 @@ pub fn tiny_model(dir: &Path) -> PathBuf {
 /// `train` on the CPU with [`tiny_config`] for `manifest` (classes low and
 /// high) and `extra` settings; returns the run folder, `dir/run`.
 pub fn train_tiny(dir: &Path, manifest: &Path, extra: &[&str]) -> PathBuf {
+    train_tiny_on(dir, "run", manifest, extra, "cpu")
+}
+
+/// [`train_tiny`] into `dir/<name>` (config `dir/<name>.toml`) on `device`.
+pub fn train_tiny_on(
+    dir: &Path,
+    name: &str,
+    manifest: &Path,
+    extra: &[&str],
+    device: &str,
+) -> PathBuf {
     let config = tiny_config(manifest, &["low", "high"], extra);
-    let path = dir.join("cnn.toml");
+    let path = dir.join(format!("{name}.toml"));
     std::fs::write(&path, config.to_toml_string().unwrap()).unwrap();
-    let run = dir.join("run");
+    let run = dir.join(name);
     assert_success(&soundclass(&[
         "train",
         "--config",
@@ -28,7 +39,7 @@ pub fn train_tiny(dir: &Path, manifest: &Path, extra: &[&str]) -> PathBuf {
         "--run-dir",
         run.to_str().unwrap(),
         "--device",
-        "cpu",
+        device,
         "--json",
     ]));
     run
