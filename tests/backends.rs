@@ -32,12 +32,16 @@ fn train_on(dir: &Path, name: &str, device: &str, extra: &[&str]) -> PathBuf {
 
 /// Every file's class probabilities from `predict --device device`.
 fn probabilities(run: &Path, files: &[PathBuf], device: &str) -> Vec<Vec<f64>> {
+    // The CSV goes beside the run (predict's default is the current folder).
+    let out = run.with_file_name(format!("predictions-{device}.csv"));
     let mut args = vec![
         "predict".to_string(),
         "--model".into(),
         run.display().to_string(),
         "--device".into(),
         device.into(),
+        "--out".into(),
+        out.display().to_string(),
         "--json".into(),
     ];
     args.extend(files.iter().map(|f| f.display().to_string()));
