@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::predict::ensemble::{Ensemble, Weights};
 use crate::predict::output::{write_predictions, write_segments};
-use crate::predict::{collect_inputs, predict_files, FileResult, PredictOptions};
+use crate::predict::{collect_inputs, FileResult, PredictOptions};
 use crate::train::cnn::peak_rss_mb;
 use crate::train::device::DeviceChoice;
 use crate::util::progress_bar;
@@ -101,10 +101,7 @@ pub fn execute(args: PredictArgs) -> Result<ExitCode> {
     };
     let passes = ensemble.members.len() as u64;
     let bar = progress_bar(passes * files.len() as u64, "predicting", args.json);
-    let results = match ensemble.members.as_slice() {
-        [model] => predict_files(model, &files, &options, &|| bar.inc(1))?,
-        _ => ensemble.predict(&files, &options, &|| bar.inc(1))?,
-    };
+    let results = ensemble.predict(&files, &options, &|| bar.inc(1))?;
     bar.finish_and_clear();
     let classes = ensemble.classes();
     write_predictions(&args.out, classes, &results)?;

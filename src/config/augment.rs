@@ -90,21 +90,25 @@ impl Default for AugmentConfig {
 }
 
 impl AugmentConfig {
+    /// Each waveform transform's probability with its key (without the
+    /// `augment.` prefix).
+    pub fn waveform_probabilities(&self) -> [(&'static str, f64); 9] {
+        [
+            ("gain_prob", self.gain_prob),
+            ("eq_prob", self.eq_prob),
+            ("bandpass_prob", self.bandpass_prob),
+            ("band_limit_prob", self.band_limit_prob),
+            ("noise_prob", self.noise_prob),
+            ("background_prob", self.background_prob),
+            ("pitch_prob", self.pitch_prob),
+            ("stretch_prob", self.stretch_prob),
+            ("reverb_prob", self.reverb_prob),
+        ]
+    }
+
     /// Whether any waveform transform can fire.
     pub fn any_waveform(&self) -> bool {
-        [
-            self.gain_prob,
-            self.eq_prob,
-            self.bandpass_prob,
-            self.band_limit_prob,
-            self.noise_prob,
-            self.background_prob,
-            self.pitch_prob,
-            self.stretch_prob,
-            self.reverb_prob,
-        ]
-        .iter()
-        .any(|&p| p > 0.0)
+        self.waveform_probabilities().iter().any(|&(_, p)| p > 0.0)
     }
 
     /// Checks every key; frequencies must lie below the Nyquist frequency
@@ -119,17 +123,7 @@ impl AugmentConfig {
         if !(self.mixup_alpha >= 0.0 && self.mixup_alpha.is_finite()) {
             return bad("mixup_alpha", "must be a finite number >= 0".into());
         }
-        for (key, p) in [
-            ("gain_prob", self.gain_prob),
-            ("eq_prob", self.eq_prob),
-            ("bandpass_prob", self.bandpass_prob),
-            ("band_limit_prob", self.band_limit_prob),
-            ("noise_prob", self.noise_prob),
-            ("background_prob", self.background_prob),
-            ("pitch_prob", self.pitch_prob),
-            ("stretch_prob", self.stretch_prob),
-            ("reverb_prob", self.reverb_prob),
-        ] {
+        for (key, p) in self.waveform_probabilities() {
             if !(0.0..=1.0).contains(&p) {
                 return bad(
                     key,

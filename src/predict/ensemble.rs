@@ -17,7 +17,7 @@ use crate::data::{Manifest, Split};
 use crate::error::{Error, Result};
 use crate::model::argmax;
 use crate::train::device::DeviceChoice;
-use crate::train::metrics::SplitMetrics;
+use crate::train::metrics::{mean_log_loss, SplitMetrics};
 
 /// Loaded members with their weights (summing to 1).
 pub struct Ensemble {
@@ -225,16 +225,6 @@ fn average(predictions: &[&Prediction], weights: &[f64], classes: &[String]) -> 
     }
 }
 
-/// Mean cross-entropy of `probabilities` (one row per clip) for `labels`.
-pub fn log_loss(probabilities: &[Vec<f32>], labels: &[usize]) -> f64 {
-    let total: f64 = probabilities
-        .iter()
-        .zip(labels)
-        .map(|(p, &l)| -(p[l] as f64).max(1e-7).ln())
-        .sum();
-    total / labels.len().max(1) as f64
-}
-
 fn mixed(per_member: &[Vec<Vec<f32>>], weights: &[f64]) -> Vec<Vec<f32>> {
     (0..per_member[0].len())
         .map(|c| {
@@ -250,7 +240,7 @@ fn mixed(per_member: &[Vec<Vec<f32>>], weights: &[f64]) -> Vec<Vec<f32>> {
 pub fn fit_weights(per_member: &[Vec<Vec<f32>>], labels: &[usize]) -> Vec<f64> {
     let n = per_member.len();
     let mut weights = vec![1.0 / n as f64; n];
-    let mut best = log_loss(&mixed(per_member, &weights), labels);
+    let mut best = mean_log_loss(&mixed(per_member, &weights), labels);
     for step in [0.2f64, 0.1, 0.05, 0.02, 0.01] {
         loop {
             let mut improved = false;
@@ -263,7 +253,7 @@ pub fn fit_weights(per_member: &[Vec<Vec<f32>>], labels: &[usize]) -> Vec<f64> {
                     let mut trial = weights.clone();
                     trial[from] -= moved;
                     trial[to] += moved;
-                    let loss = log_loss(&mixed(per_member, &trial), labels);
+                    let loss = mean_log_loss(&mixed(per_member, &trial), labels);
                     if loss < best - 1e-12 {
                         (weights, best, improved) = (trial, loss, true);
                     }
@@ -363,11 +353,6 @@ fn probabilities_on(
     Ok((probabilities, labels, skipped))
 }
 
-fn metrics_of(probabilities: &[Vec<f32>], labels: &[usize], classes: &[String]) -> SplitMetrics {
-    let predicted: Vec<usize> = probabilities.iter().map(|p| argmax(p)).collect();
-    SplitMetrics::from_predictions(classes, labels, &predicted, log_loss(probabilities, labels))
-}
-
 /// Evaluates `ensemble` on `split` of `manifest_path`, choosing weights as
 /// `weights` says (fitted ones on the val split only).
 pub fn evaluate_ensemble(
@@ -377,6 +362,9 @@ pub fn evaluate_ensemble(
     weights: &Weights,
 ) -> Result<EnsembleReport> {
     let manifest = Manifest::load(manifest_path)?;
+    // The members' predictions do not depend on the weights: the val pass
+    // that fits them serves as the evaluation when the split is val.
+    let mut evaluated = None;
     let weights_from = match weights {
         Weights::Equal => "equal".to_string(),
         Weights::Given(w) => {
@@ -384,13 +372,19 @@ pub fn evaluate_ensemble(
             "given".to_string()
         }
         Weights::FitOnVal => {
-            let (val, labels, _) = probabilities_on(ensemble, &manifest, Split::Val)?;
-            let fitted = fit_weights(&val, &labels);
-            ensemble.set_weights(&fitted)?;
-            format!("fitted on val ({} clips)", labels.len())
+            let val = probabilities_on(ensemble, &manifest, Split::Val)?;
+            ensemble.set_weights(&fit_weights(&val.0, &val.1))?;
+            let from = format!("fitted on val ({} clips)", val.1.len());
+            if split == Split::Val {
+                evaluated = Some(val);
+            }
+            from
         }
     };
-    let (per_member, labels, skipped) = probabilities_on(ensemble, &manifest, split)?;
+    let (per_member, labels, skipped) = match evaluated {
+        Some(val) => val,
+        None => probabilities_on(ensemble, &manifest, split)?,
+    };
     let classes = ensemble.classes().to_vec();
     let members = ensemble
         .paths
@@ -402,10 +396,11 @@ pub fn evaluate_ensemble(
             model: path.clone(),
             kind: member.kind(),
             weight,
-            metrics: metrics_of(probabilities, &labels, &classes),
+            metrics: SplitMetrics::from_probabilities(&classes, probabilities, &labels),
         })
         .collect();
-    let metrics = metrics_of(&mixed(&per_member, &ensemble.weights), &labels, &classes);
+    let mixture = mixed(&per_member, &ensemble.weights);
+    let metrics = SplitMetrics::from_probabilities(&classes, &mixture, &labels);
     Ok(EnsembleReport {
         split: split.as_str().to_string(),
         manifest: manifest_path.to_path_buf(),
@@ -438,8 +433,8 @@ mod tests {
         let weights = fit_weights(&[good.clone(), flat.clone()], &labels);
         assert!(weights[0] > 0.99, "{weights:?}");
         assert!((weights.iter().sum::<f64>() - 1.0).abs() < 1e-9);
-        let equal = log_loss(&mixed(&[good.clone(), flat.clone()], &[0.5, 0.5]), &labels);
-        let fitted = log_loss(&mixed(&[good, flat], &weights), &labels);
+        let equal = mean_log_loss(&mixed(&[good.clone(), flat.clone()], &[0.5, 0.5]), &labels);
+        let fitted = mean_log_loss(&mixed(&[good, flat], &weights), &labels);
         assert!(fitted < equal);
     }
 

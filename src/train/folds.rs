@@ -10,6 +10,7 @@
 //! command on the same `--run-dir` again skips finished folds and resumes
 //! the one that was interrupted.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -64,8 +65,30 @@ pub struct FoldsSummary {
     pub loss_mean: f64,
 }
 
-/// The pooled train + val clips with absolute paths, and each one's fold.
-fn assign_folds(config: &Config, k: usize) -> Result<(Manifest, Vec<usize>, String)> {
+/// The pooled train + val clips (absolute paths), each one's source and
+/// fold, and what the sources are.
+struct Pooled {
+    manifest: Manifest,
+    groups: Vec<String>,
+    folds: Vec<usize>,
+    grouped_by: &'static str,
+}
+
+impl Pooled {
+    /// Sources among fold `fold`'s clips.
+    fn sources_in(&self, fold: usize) -> usize {
+        let sources: BTreeSet<&str> = self
+            .groups
+            .iter()
+            .zip(&self.folds)
+            .filter(|(_, &f)| f == fold)
+            .map(|(g, _)| g.as_str())
+            .collect();
+        sources.len()
+    }
+}
+
+fn assign_folds(config: &Config, k: usize) -> Result<Pooled> {
     let path = config
         .data
         .manifest
@@ -97,12 +120,7 @@ fn assign_folds(config: &Config, k: usize) -> Result<(Manifest, Vec<usize>, Stri
             ..clip.clone()
         });
     }
-    let distinct = {
-        let mut g = groups.clone();
-        g.sort();
-        g.dedup();
-        g.len()
-    };
+    let distinct = groups.iter().collect::<BTreeSet<_>>().len();
     if distinct < k {
         return Err(Error::InvalidArgument(format!(
             "--folds {k}: {} has only {distinct} sources ({grouped_by}) in its train and val \
@@ -112,7 +130,12 @@ fn assign_folds(config: &Config, k: usize) -> Result<(Manifest, Vec<usize>, Stri
     }
     let group_refs: Vec<&str> = groups.iter().map(String::as_str).collect();
     let folds = stratified_group_folds(&labels, &group_refs, k, config.training.seed);
-    Ok((pooled, folds, grouped_by.to_string()))
+    Ok(Pooled {
+        manifest: pooled,
+        groups,
+        folds,
+        grouped_by,
+    })
 }
 
 /// Trains every fold (skipping finished ones, resuming an interrupted one)
@@ -125,19 +148,12 @@ pub fn train_folds(request: FoldsRequest) -> Result<FoldsSummary> {
         )));
     }
     let run_dir = run_folder(&request.config, request.run_dir.as_deref())?;
-    let (pooled, folds, grouped_by) = assign_folds(&request.config, k)?;
+    let pooled = assign_folds(&request.config, k)?;
     let mut results = Vec::with_capacity(k);
     for fold in 0..k {
         let dir = run_dir.join(format!("fold-{fold}"));
-        let summary = train_fold(&request, &pooled, &folds, fold, &dir)?;
-        let groups: std::collections::BTreeSet<String> = pooled
-            .clips
-            .iter()
-            .zip(&folds)
-            .filter(|(_, &f)| f == fold)
-            .map(|(c, _)| clip_group(&pooled, c))
-            .collect();
-        results.push(fold_result(fold, &dir, &summary, groups.len())?);
+        let summary = train_fold(&request, &pooled, fold, &dir)?;
+        results.push(fold_result(fold, &dir, &summary, pooled.sources_in(fold))?);
         if !request.quiet {
             let r = results.last().expect("just pushed");
             eprintln!(
@@ -150,15 +166,14 @@ pub fn train_folds(request: FoldsRequest) -> Result<FoldsSummary> {
             );
         }
     }
-    let summary = summarise(run_dir, grouped_by, results);
+    let summary = summarise(run_dir, pooled.grouped_by.to_string(), results);
     write_summary(&summary)?;
     Ok(summary)
 }
 
 fn train_fold(
     request: &FoldsRequest,
-    pooled: &Manifest,
-    folds: &[usize],
+    pooled: &Pooled,
     fold: usize,
     dir: &Path,
 ) -> Result<TrainSummary> {
@@ -169,8 +184,8 @@ fn train_fold(
         }
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let mut manifest = pooled.clone();
-    for (clip, &f) in manifest.clips.iter_mut().zip(folds) {
+    let mut manifest = pooled.manifest.clone();
+    for (clip, &f) in manifest.clips.iter_mut().zip(&pooled.folds) {
         clip.split = if f == fold { Split::Val } else { Split::Train };
     }
     let manifest_path = dir.join("fold-manifest.csv");

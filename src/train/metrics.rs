@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::argmax;
 use crate::util::open_csv;
 
 /// Precision, recall and F1 of one class.
@@ -33,7 +34,29 @@ pub struct SplitMetrics {
     pub confusion: Vec<Vec<usize>>,
 }
 
+/// Mean cross-entropy of class-probability rows (one per clip) against
+/// `labels`, probabilities floored at 1e-12.
+pub fn mean_log_loss<R: AsRef<[f32]>>(rows: &[R], labels: &[usize]) -> f64 {
+    let total: f64 = rows
+        .iter()
+        .zip(labels)
+        .map(|(row, &label)| -(row.as_ref()[label] as f64).max(1e-12).ln())
+        .sum();
+    total / labels.len().max(1) as f64
+}
+
 impl SplitMetrics {
+    /// Metrics of class-probability rows (one per clip): each clip's
+    /// argmax against `labels`, and the mean log-loss.
+    pub fn from_probabilities<R: AsRef<[f32]>>(
+        classes: &[String],
+        rows: &[R],
+        labels: &[usize],
+    ) -> Self {
+        let predicted: Vec<usize> = rows.iter().map(|r| argmax(r.as_ref())).collect();
+        Self::from_predictions(classes, labels, &predicted, mean_log_loss(rows, labels))
+    }
+
     /// Metrics of `predicted` against `labels`, with `loss` already averaged.
     pub fn from_predictions(
         classes: &[String],

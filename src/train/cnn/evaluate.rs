@@ -13,7 +13,6 @@ use crate::config::Config;
 use crate::data::spectrograms::report_skipped;
 use crate::data::Split;
 use crate::error::{Error, Result};
-use crate::model::argmax;
 use crate::model::cnn::SoundCnn;
 use crate::plot::confusion_matrix_png;
 use crate::train::checkpoint;
@@ -42,19 +41,11 @@ pub(super) fn evaluate_set(
     device: &Device,
 ) -> Result<SplitMetrics> {
     let probabilities = predict_set(model, clips, setup, config, device)?;
-    let k = setup.classes.len();
-    let mut loss = 0.0;
-    let mut predicted = Vec::with_capacity(clips.len());
-    for (i, &label) in clips.labels.iter().enumerate() {
-        let row = &probabilities[i * k..(i + 1) * k];
-        loss -= (row[label] as f64).max(1e-12).ln();
-        predicted.push(argmax(row));
-    }
-    Ok(SplitMetrics::from_predictions(
+    let rows: Vec<&[f32]> = probabilities.chunks(setup.classes.len()).collect();
+    Ok(SplitMetrics::from_probabilities(
         &setup.classes,
+        &rows,
         &clips.labels,
-        &predicted,
-        loss / clips.len().max(1) as f64,
     ))
 }
 

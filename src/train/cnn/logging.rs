@@ -174,21 +174,12 @@ pub fn hparams_of(config: &Config) -> Vec<(String, HParamValue)> {
             number(config.audio.clip_seconds),
         ),
     ];
-    let a = &config.augment;
     values.extend(
-        [
-            ("augment.gain_prob", a.gain_prob),
-            ("augment.eq_prob", a.eq_prob),
-            ("augment.bandpass_prob", a.bandpass_prob),
-            ("augment.band_limit_prob", a.band_limit_prob),
-            ("augment.noise_prob", a.noise_prob),
-            ("augment.background_prob", a.background_prob),
-            ("augment.pitch_prob", a.pitch_prob),
-            ("augment.stretch_prob", a.stretch_prob),
-            ("augment.reverb_prob", a.reverb_prob),
-        ]
-        .into_iter()
-        .map(|(key, p)| (key.to_string(), number(p))),
+        config
+            .augment
+            .waveform_probabilities()
+            .into_iter()
+            .map(|(key, p)| (format!("augment.{key}"), number(p))),
     );
     values
 }
