@@ -74,7 +74,7 @@ pub enum Command {
     Baseline(BaselineArgs),
     /// Train a CNN (run folder with checkpoints, metrics, TensorBoard).
     Train(TrainArgs),
-    /// Evaluate a trained run's best checkpoint on a split.
+    /// Evaluate a trained run's model (weight average, else best checkpoint) on a split.
     Evaluate(evaluate::EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
     Predict(predict::PredictArgs),
@@ -697,8 +697,20 @@ fn train_command(args: TrainArgs) -> Result<ExitCode> {
                     v.macro_f1
                 )
             });
+        let model = match &summary.average {
+            Some(a) => format!(
+                "; the run's model averages the weights of epochs {}-{}{}",
+                a.first_epoch,
+                a.first_epoch + a.epochs - 1,
+                a.val.as_ref().map_or(String::new(), |v| format!(
+                    " (val accuracy {:.3}, macro-F1 {:.3})",
+                    v.accuracy, v.macro_f1
+                ))
+            ),
+            None => String::new(),
+        };
         eprintln!(
-            "{best}; {} epochs in {:.0} s; run folder {}",
+            "{best}{model}; {} epochs in {:.0} s; run folder {}",
             summary.epochs_run,
             summary.train_seconds,
             summary.run_dir.display()

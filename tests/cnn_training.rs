@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 use soundclass::audio::{write_wav, WavEncoding};
 use soundclass::config::Config;
 use soundclass::data::Split;
+use soundclass::model::cnn::SoundCnn;
+use soundclass::train::average::float_values;
 use soundclass::train::checkpoint;
 use soundclass::train::cnn::{
     epoch_scalars, evaluate_run, hparams_of, last_checkpoint, train, TrainRequest, TrainSummary,
 };
-use soundclass::train::device::DeviceChoice;
+use soundclass::train::device::{DeviceChoice, TrainDevice};
 use soundclass::train::folds::{train_folds, FoldsRequest};
 use soundclass::train::tensorboard::HParamValue;
 
@@ -403,6 +405,79 @@ fn resume_after_a_stop_matches_the_uninterrupted_run() {
         serde_json::to_value(&resumed.best_val).unwrap(),
         whole_summary["best_val"]
     );
+}
+
+/// The model in checkpoint `path` (its running weight average with
+/// `average`), as flat float values.
+fn checkpoint_values(path: &Path, config: &Config, average: bool) -> Vec<f32> {
+    let device = TrainDevice::select(DeviceChoice::Cpu).unwrap().device;
+    let fresh = || SoundCnn::new(&config.model, config.spectrogram.n_mels, 3, &device).unwrap();
+    let ckpt = checkpoint::load(path).unwrap();
+    let model = if average {
+        ckpt.load_average(path, fresh()).unwrap().unwrap()
+    } else {
+        ckpt.load_model(path, fresh()).unwrap()
+    };
+    float_values(&model).unwrap()
+}
+
+fn max_abs_difference(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn weight_average_is_the_mean_of_the_last_epochs_and_resumes_exactly() {
+    let _turn = one_at_a_time();
+    let tmp = tempfile::tempdir().unwrap();
+    let manifest = fixture(tmp.path());
+    let sets = ["training.epochs=4", "training.average_last_epochs=3"];
+    let whole = tmp.path().join("whole");
+    let summary = train(request(config(&manifest, &sets), DeviceChoice::Cpu, &whole)).unwrap();
+    let average = summary.average.clone().expect("an averaged model");
+    assert_eq!((average.first_epoch, average.epochs), (2, 3));
+
+    // The same run one epoch per session, keeping each epoch's weights.
+    let split = tmp.path().join("split");
+    let mut epoch_models = Vec::new();
+    for epoch in 1..=4 {
+        let mut session = request(config(&manifest, &sets), DeviceChoice::Cpu, &split);
+        session.stop_after_epochs = Some(epoch);
+        if epoch > 1 {
+            session.run_dir = None;
+            session.resume = Some(split.clone());
+        }
+        let s = train(session).unwrap();
+        assert_eq!(s.average.is_some(), epoch == 4, "epoch {epoch}");
+        let last = last_checkpoint(&split);
+        let cfg = config(&manifest, &sets);
+        epoch_models.push(checkpoint_values(&last, &cfg, false));
+        // Epoch 1 is before the window: no average is carried yet.
+        let carried = checkpoint::load(&last).unwrap().average;
+        assert_eq!(carried.is_empty(), epoch == 1, "epoch {epoch}");
+    }
+    let cfg = config(&manifest, &sets);
+    let saved = checkpoint_values(&split.join("checkpoints/average.ckpt"), &cfg, false);
+    let uninterrupted = checkpoint_values(&whole.join("checkpoints/average.ckpt"), &cfg, false);
+    assert!(max_abs_difference(&saved, &uninterrupted) <= 1e-6);
+    let mean: Vec<f32> = (0..saved.len())
+        .map(|i| (epoch_models[1][i] + epoch_models[2][i] + epoch_models[3][i]) / 3.0)
+        .collect();
+    let scale = mean.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    assert!(
+        max_abs_difference(&saved, &mean) <= 1e-5 * scale.max(1.0),
+        "the average is not the mean of epochs 2-4"
+    );
+    // The epochs differ, so the average is none of them.
+    assert!(max_abs_difference(&saved, &epoch_models[3]) > 1e-4);
+
+    // The average is the run's model: `evaluate` scores it, and its val
+    // metrics are the summary's.
+    let evaluated = evaluate_run(&whole, None, Split::Val, DeviceChoice::Cpu, true, None).unwrap();
+    let val = average.val.expect("val metrics of the average");
+    assert_eq!(evaluated.metrics.confusion, val.confusion);
+    assert!((evaluated.metrics.loss - val.loss).abs() < 1e-9);
+    assert_eq!(summary.final_val().unwrap().loss, val.loss);
 }
 
 #[test]

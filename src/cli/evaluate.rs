@@ -1,4 +1,4 @@
-//! `soundclass evaluate`: one run's best checkpoint on a split, or an
+//! `soundclass evaluate`: one run's model (weight average, else best checkpoint) on a split, or an
 //! ensemble of models (`--model` repeated, `--sweep DIR --top K`).
 
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ use crate::util::progress_bar;
 
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// A CNN run folder (its best checkpoint) or a baseline model file
+    /// A CNN run folder (its weight average, else its best checkpoint) or a baseline model file
     /// (`<run>/models/<model>.json`). Repeat for an ensemble: the models'
     /// class probabilities are averaged per file (and per window when they
     /// cut the same windows).

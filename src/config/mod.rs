@@ -267,6 +267,14 @@ pub struct TrainingConfig {
     pub monitor: String,
     /// Epochs without improvement of `monitor` before stopping; 0 = never.
     pub patience: usize,
+    /// Weight averaging: the run's model is the mean of the weights (batch
+    /// norm statistics included) at the end of each of the last this many
+    /// epochs, as checkpoint averaging and SWA do; 0 = off (the run's model
+    /// is the best epoch's). Evaluated on val at the end, saved as
+    /// `checkpoints/average.ckpt`, and used by `evaluate`, `predict`, test
+    /// metrics and sweep objectives. An early stop before the window leaves
+    /// no average.
+    pub average_last_epochs: usize,
     /// Evaluation crops: `center` (one `audio.clip_seconds` crop from the
     /// middle) or `windows` (softmax averaged over sliding windows).
     pub eval_mode: String,
@@ -303,6 +311,7 @@ impl Default for TrainingConfig {
             grad_clip_norm: 0.0,
             monitor: "val_accuracy".into(),
             patience: 0,
+            average_last_epochs: 0,
             eval_mode: "center".into(),
             eval_hop_seconds: 1.0,
             cache_seconds: 60.0,
@@ -765,6 +774,15 @@ impl Config {
         if t.epochs == 0 {
             return bad("training.epochs", "must be positive".into());
         }
+        if t.average_last_epochs > t.epochs {
+            return bad(
+                "training.average_last_epochs",
+                format!(
+                    "{} is more than training.epochs ({})",
+                    t.average_last_epochs, t.epochs
+                ),
+            );
+        }
         if !(0.0..1.0).contains(&t.label_smoothing) {
             return bad("training.label_smoothing", "must be in [0, 1)".into());
         }
@@ -1045,33 +1063,42 @@ fn check_keys(value: &Value, schema: &JsonValue, prefix: &str) -> Result<()> {
     Ok(())
 }
 
-fn key_exists(key: &str) -> bool {
+/// The default config's value at `key` (an object for a section).
+fn schema_node(key: &str) -> Option<JsonValue> {
     let mut node = schema();
     for part in key.split('.') {
         match node {
-            JsonValue::Object(mut map) => match map.remove(part) {
-                Some(next) => node = next,
-                None => return false,
-            },
-            _ => return false,
+            JsonValue::Object(mut map) => node = map.remove(part)?,
+            _ => return None,
         }
     }
-    true
+    Some(node)
 }
 
-/// Apply one `a.b.c=value` override to `table`.
+/// Apply one `a.b.c=value` override to `table`. A section given an
+/// inline table (`augment={ gain_prob = 0.5, eq_prob = 0.5 }`) sets each
+/// of its keys, leaving the section's other keys as they are, so a sweep
+/// can switch several keys together as one parameter.
 pub fn apply_override(table: &mut Table, item: &str) -> Result<()> {
     let (key, raw) = item
         .split_once('=')
         .ok_or_else(|| Error::InvalidArgument(format!("--set expects key=value, got `{item}`")))?;
-    let key = key.trim();
-    if !key_exists(key) {
+    set_key(table, key.trim(), parse_override_value(raw.trim()))
+}
+
+fn set_key(table: &mut Table, key: &str, value: Value) -> Result<()> {
+    let Some(node) = schema_node(key) else {
         return Err(Error::UnknownConfigKey {
             key: key.to_string(),
             suggestion: closest_key(key),
         });
+    };
+    if let (JsonValue::Object(_), Value::Table(entries)) = (&node, &value) {
+        for (sub, value) in entries {
+            set_key(table, &join_key(key, sub), value.clone())?;
+        }
+        return Ok(());
     }
-    let value = parse_override_value(raw.trim());
     let parts: Vec<&str> = key.split('.').collect();
     let mut node = table;
     for part in &parts[..parts.len() - 1] {
@@ -1199,6 +1226,30 @@ mod tests {
         assert_eq!(c.model.arch, "cnn10");
         assert_eq!(c.training.lr, 3e-4);
         assert_eq!(c.data.classes, vec!["Speech", "Music"]);
+    }
+
+    #[test]
+    fn section_override_sets_its_keys_and_keeps_the_rest() {
+        let c = Config::load(
+            None,
+            &[
+                "augment.mixup_alpha=0.3".into(),
+                "augment={ gain_prob = 0.5, eq_prob = 0.25 }".into(),
+                "model={ init = { conv = \"orthogonal\" }, dropout = 0.1 }".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.augment.gain_prob, 0.5);
+        assert_eq!(c.augment.eq_prob, 0.25);
+        assert_eq!(c.augment.mixup_alpha, 0.3);
+        assert_eq!(c.model.init.conv, "orthogonal");
+        assert_eq!(c.model.dropout, 0.1);
+        assert_eq!(c.model.arch, Config::default().model.arch);
+        let err = Config::load(None, &["augment={ gain_prb = 0.5 }".into()]).unwrap_err();
+        assert!(err.to_string().contains("`augment.gain_prb`"), "{err}");
+        assert!(err.to_string().contains("augment.gain_prob"), "{err}");
+        let err = Config::load(None, &["training.average_last_epochs=40".into()]).unwrap_err();
+        assert!(err.to_string().contains("training.average_last_epochs"), "{err}");
     }
 
     #[test]

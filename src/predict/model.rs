@@ -1,5 +1,5 @@
 //! A trained model ready to classify windows of audio: a CNN run folder
-//! (its best checkpoint and resolved config) or a baseline model file
+//! (its weight average or best checkpoint, and resolved config) or a baseline model file
 //! (`models/<model>.json`, whose run folder's config says how its
 //! hand-made features were computed).
 
@@ -16,7 +16,7 @@ use crate::features::FeatureExtractor;
 use crate::model::cnn::SoundCnn;
 use crate::model::SavedModel;
 use crate::train::checkpoint;
-use crate::train::cnn::{best_checkpoint, host_values};
+use crate::train::cnn::{host_values, model_checkpoint};
 use crate::train::device::{DeviceChoice, TrainDevice};
 use crate::train::frontend::{HostInput, MelFrontend};
 
@@ -236,7 +236,7 @@ impl CnnModel {
             config.audio.sample_rate,
             device.wgpu.then_some(&device.device),
         )?;
-        let path = best_checkpoint(run_dir);
+        let path = model_checkpoint(run_dir);
         let ckpt = checkpoint::load(&path)?;
         let inner: Device = device.device.clone();
         let fresh = SoundCnn::new(

@@ -346,14 +346,20 @@ fn best_trial(dir: &Path) -> Result<Option<PathBuf>> {
     let mut best: Option<(f64, PathBuf)> = None;
     for trial in entries.filter_map(|e| e.ok().map(|e| e.path())) {
         #[derive(Deserialize)]
+        struct Average {
+            val: Option<SplitMetrics>,
+        }
+        #[derive(Deserialize)]
         struct Summary {
             best_val: Option<SplitMetrics>,
+            average: Option<Average>,
         }
         let summary = trial.join("summary.json");
         let Ok(s) = read_json::<Summary>(&summary) else {
             continue;
         };
-        if let Some(v) = s.best_val {
+        // The trial's model: its weight average when it made one.
+        if let Some(v) = s.average.and_then(|a| a.val).or(s.best_val) {
             if best.as_ref().is_none_or(|(a, _)| v.accuracy > *a) {
                 best = Some((v.accuracy, trial));
             }

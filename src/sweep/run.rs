@@ -534,9 +534,10 @@ struct SavedSpec {
     overrides: Vec<String>,
 }
 
-/// The objective of a finished training, from its best epoch.
+/// The objective of a finished training: its model's val metrics (the
+/// weight average's, else the best epoch's).
 pub fn objective_value(summary: &TrainSummary, metric: Objective) -> Option<f64> {
-    let best = summary.best_val.as_ref()?;
+    let best = summary.final_val()?;
     Some(match metric {
         Objective::ValAccuracy => best.accuracy,
         Objective::ValMacroF1 => best.macro_f1,

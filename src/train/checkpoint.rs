@@ -4,7 +4,10 @@
 //! Layout: the magic `SCCKPT01`, then three length-prefixed (u64 LE)
 //! sections: the training state as JSON, the model's burnpack bytes, and
 //! the optimizer's burnpack bytes (empty in `best.ckpt`, which only serves
-//! evaluation). Learning-rate schedules are functions of the step and the
+//! evaluation); then, in `last.ckpt` while weights are being averaged
+//! (`training.average_last_epochs`), a fourth: the running average's
+//! burnpack bytes, saved with the state it belongs to so a resume neither
+//! drops nor repeats an epoch in it. Files without it read as before. Learning-rate schedules are functions of the step and the
 //! random streams are functions of (seed, epoch), so the state needs no
 //! RNG or scheduler blobs.
 
@@ -56,6 +59,10 @@ pub struct TrainState {
     pub history: Vec<EpochRecord>,
     /// Seconds spent training so far, over all sessions of this run.
     pub train_seconds: f64,
+    /// Epoch-end weights folded into the running average so far
+    /// (`training.average_last_epochs`).
+    #[serde(default)]
+    pub averaged_epochs: usize,
     /// The epoch in progress when a stop was requested between two steps
     /// (absent in checkpoints written at an epoch's end).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +117,7 @@ impl TrainState {
             stopped_early: false,
             history: Vec::new(),
             train_seconds: 0.0,
+            averaged_epochs: 0,
             partial: None,
         }
     }
@@ -126,6 +134,8 @@ pub struct Checkpoint {
     pub state: TrainState,
     pub model: Vec<u8>,
     pub optimizer: Vec<u8>,
+    /// The running weight average's record; empty when there is none.
+    pub average: Vec<u8>,
 }
 
 fn record_error(path: &Path, what: &str, e: impl std::fmt::Debug) -> Error {
@@ -135,23 +145,34 @@ fn record_error(path: &Path, what: &str, e: impl std::fmt::Debug) -> Error {
     }
 }
 
-/// Write `model` (and `optimizer` when given) with `state` to `path`.
+fn record_bytes(path: &Path, model: &SoundCnn) -> Result<Vec<u8>> {
+    // Burn's running statistics (batch norm) keep the latest update per
+    // thread and fold it in only when synced, which `valid()` does; a record
+    // taken without it would lag one step behind the weights.
+    let _ = model.valid();
+    Ok(model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| record_error(path, "model record", e))?
+        .to_vec())
+}
+
+/// Write `model` (and `optimizer` and the running weight `average` when
+/// given) with `state` to `path`.
 pub fn save(
     path: &Path,
     state: &TrainState,
     model: &SoundCnn,
     optimizer: Option<&ModuleOptimizer>,
+    average: Option<&SoundCnn>,
 ) -> Result<()> {
     let state_json = serde_json::to_vec(state).map_err(|e| record_error(path, "state", e))?;
-    // Burn's running statistics (batch norm) keep the latest update per
-    // thread and fold it in only when synced, which `valid()` does; a record
-    // taken without it would lag one step behind the weights.
-    let _ = model.valid();
-    let model_bytes = model
-        .clone()
-        .into_record()
-        .into_bytes()
-        .map_err(|e| record_error(path, "model record", e))?;
+    let model_bytes = record_bytes(path, model)?;
+    let average_bytes = match average {
+        Some(average) => Some(record_bytes(path, average)?),
+        None => None,
+    };
     let optim_bytes = match optimizer {
         Some(optim) => optim
             .into_bytes()
@@ -159,9 +180,13 @@ pub fn save(
             .to_vec(),
         None => Vec::new(),
     };
+    let mut sections = vec![&state_json[..], &model_bytes[..], &optim_bytes[..]];
+    if let Some(average) = &average_bytes {
+        sections.push(&average[..]);
+    }
     atomic_write(path, |w| {
         w.write_all(MAGIC)?;
-        for section in [&state_json[..], &model_bytes[..], &optim_bytes[..]] {
+        for section in &sections {
             w.write_all(&(section.len() as u64).to_le_bytes())?;
             w.write_all(section)?;
         }
@@ -181,7 +206,8 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     }
     let mut at = MAGIC.len();
     let mut sections = Vec::new();
-    for _ in 0..3 {
+    // Three sections, and the optional fourth when bytes remain.
+    while sections.len() < 3 || (sections.len() == 3 && at < bytes.len()) {
         let len_bytes: [u8; 8] = bytes
             .get(at..at + 8)
             .and_then(|s| s.try_into().ok())
@@ -192,6 +218,14 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         sections.push(section.to_vec());
         at += len;
     }
+    if at != bytes.len() {
+        return Err(bad("trailing bytes"));
+    }
+    let average = if sections.len() == 4 {
+        sections.pop().unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     let optimizer = sections.pop().unwrap_or_default();
     let model = sections.pop().unwrap_or_default();
     let state: TrainState =
@@ -200,18 +234,32 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         state,
         model,
         optimizer,
+        average,
     })
+}
+
+fn load_record(path: &Path, bytes: &[u8], model: SoundCnn) -> Result<SoundCnn> {
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes.to_vec()))
+        .map_err(|e| record_error(path, "model record", e))?;
+    model
+        .try_load_record(record)
+        .map_err(|e| record_error(path, "model does not match the checkpoint", e))
 }
 
 impl Checkpoint {
     /// `model` with this checkpoint's weights (and parameter ids, which the
     /// optimizer state is keyed by).
     pub fn load_model(&self, path: &Path, model: SoundCnn) -> Result<SoundCnn> {
-        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(self.model.clone()))
-            .map_err(|e| record_error(path, "model record", e))?;
-        model
-            .try_load_record(record)
-            .map_err(|e| record_error(path, "model does not match the checkpoint", e))
+        load_record(path, &self.model, model)
+    }
+
+    /// `model` with the running weight average's values, if this
+    /// checkpoint holds one.
+    pub fn load_average(&self, path: &Path, model: SoundCnn) -> Result<Option<SoundCnn>> {
+        if self.average.is_empty() {
+            return Ok(None);
+        }
+        load_record(path, &self.average, model).map(Some)
     }
 
     /// `optimizer` with this checkpoint's state.

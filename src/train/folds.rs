@@ -205,7 +205,7 @@ fn train_fold(
 }
 
 fn fold_result(fold: usize, dir: &Path, s: &TrainSummary, val_groups: usize) -> Result<FoldResult> {
-    let best = s.best_val.as_ref().ok_or_else(|| {
+    let best = s.final_val().ok_or_else(|| {
         Error::InvalidArgument(format!(
             "fold {fold}: no validation metrics in {}",
             dir.display()

@@ -3,6 +3,7 @@
 //! metrics.
 
 pub mod audio_cache;
+pub mod average;
 pub mod baselines;
 pub mod checkpoint;
 pub mod clips;

@@ -15,7 +15,10 @@ use super::logging::{
     add_png, epoch_line, hparams_of, log_epoch, log_mel_examples, tb_error, write_metrics_csv,
 };
 use super::setup::Setup;
-use super::{best_checkpoint, last_checkpoint, TrainRequest, TrainSummary};
+use super::{
+    average_checkpoint, best_checkpoint, last_checkpoint, model_checkpoint, AverageSummary,
+    TrainRequest, TrainSummary,
+};
 use crate::audio::fit_length;
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -23,6 +26,7 @@ use crate::interrupt::{self, StopRequest};
 use crate::model::argmax;
 use crate::model::cnn::SoundCnn;
 use crate::plot::confusion_matrix_png;
+use crate::train::average::{first_averaged_epoch, fold_in};
 use crate::train::checkpoint::{self, EpochRecord, PartialEpoch, TrainState};
 use crate::train::clips::{epoch_order, epoch_rng, stream, ClipSet};
 use crate::train::frontend::{
@@ -53,6 +57,9 @@ pub(super) struct Trainer<'a> {
     device: Device,
     pub model: SoundCnn,
     optimizer: ModuleOptimizer,
+    /// The running mean of epoch-end weights (`training.average_last_epochs`),
+    /// without autodiff; `None` before its first epoch.
+    average: Option<SoundCnn>,
     pub state: TrainState,
     events: EventWriter,
 }
@@ -73,11 +80,13 @@ impl<'a> Trainer<'a> {
         let mut model = setup.new_model(config, &device)?;
         let mut optimizer = build_optimizer(&config.optim, &config.training);
         let mut state = TrainState::new();
+        let mut average = None;
         if request.resume.is_some() {
             let path = last_checkpoint(run_dir);
             let ckpt = checkpoint::load(&path)?;
             model = ckpt.load_model(&path, model)?;
             optimizer = ckpt.load_optimizer(&path, optimizer)?;
+            average = ckpt.load_average(&path, setup.new_model(config, &inner)?)?;
             state = ckpt.state;
             if !request.quiet {
                 let within = state.partial.as_ref().map_or(String::new(), |p| {
@@ -109,6 +118,7 @@ impl<'a> Trainer<'a> {
             device,
             model,
             optimizer,
+            average,
             state,
             events,
         })
@@ -260,7 +270,13 @@ impl<'a> Trainer<'a> {
         let steps = progress.steps;
         self.state.partial = Some(progress);
         let path = last_checkpoint(self.run_dir);
-        let saved = checkpoint::save(&path, &self.state, &self.model, Some(&self.optimizer));
+        let saved = checkpoint::save(
+            &path,
+            &self.state,
+            &self.model,
+            Some(&self.optimizer),
+            self.average.as_ref(),
+        );
         self.state.partial = None;
         if let Err(e) = saved {
             return e;
@@ -309,6 +325,7 @@ impl<'a> Trainer<'a> {
             step_losses: progress.step_losses,
         };
         let improved = self.record_epoch(&record, progress.seconds + val_seconds);
+        self.fold_into_average();
         // Best first: if a crash hits between the two writes, `last` still
         // names the epoch before, and resuming redoes this one.
         if improved {
@@ -317,10 +334,17 @@ impl<'a> Trainer<'a> {
                 &self.state,
                 &self.model,
                 None,
+                None,
             )?;
         }
         let last = last_checkpoint(self.run_dir);
-        checkpoint::save(&last, &self.state, &self.model, Some(&self.optimizer))?;
+        checkpoint::save(
+            &last,
+            &self.state,
+            &self.model,
+            Some(&self.optimizer),
+            self.average.as_ref(),
+        )?;
         write_metrics_csv(self.run_dir, &self.state.history)?;
         log_epoch(&mut self.events, &record)?;
         if let (true, Some(val)) = (improved, &val) {
@@ -331,6 +355,65 @@ impl<'a> Trainer<'a> {
         }
         self.say(&epoch_line(&record, improved));
         Ok(())
+    }
+
+    /// Folds this epoch's weights into the running average when the epoch
+    /// is inside the averaging window.
+    fn fold_into_average(&mut self) {
+        let t = &self.config.training;
+        let Some(first) = first_averaged_epoch(t.epochs, t.average_last_epochs) else {
+            return;
+        };
+        if self.state.epoch < first {
+            return;
+        }
+        self.state.averaged_epochs += 1;
+        self.average = Some(fold_in(
+            self.average.take(),
+            &self.model,
+            self.state.averaged_epochs,
+        ));
+    }
+
+    /// The averaged model's val metrics, once training has ended (the last
+    /// epoch, or an early stop inside the window): saved as
+    /// `average.ckpt`, with `eval-val.json` and its confusion matrix.
+    pub fn finish_average(&mut self, val_set: &ClipSet) -> Result<Option<AverageSummary>> {
+        let t = &self.config.training;
+        let ended = self.state.epoch >= t.epochs || self.state.stopped_early;
+        let (Some(average), true) = (&self.average, ended) else {
+            return Ok(None);
+        };
+        let path = average_checkpoint(self.run_dir);
+        checkpoint::save(&path, &self.state, average, None, None)?;
+        let first_epoch = self.state.epoch + 1 - self.state.averaged_epochs;
+        let mut summary = AverageSummary {
+            first_epoch,
+            epochs: self.state.averaged_epochs,
+            val: None,
+        };
+        if val_set.is_empty() {
+            return Ok(Some(summary));
+        }
+        let val = evaluate_set(average, val_set, self.setup, self.config, &self.inner)?;
+        let classes = &self.setup.classes;
+        write_eval_report(self.run_dir, "val", classes, &val, &path, &self.setup.manifest_path)?;
+        let step = self.state.step as i64;
+        for (tag, value) in [
+            ("average/val_accuracy", val.accuracy),
+            ("average/val_macro_f1", val.macro_f1),
+            ("average/val_loss", val.loss),
+        ] {
+            self.events
+                .add_scalar(tag, value as f32, step)
+                .map_err(|e| tb_error(&self.events, e))?;
+        }
+        self.say(&format!(
+            "weights of epochs {first_epoch}-{} averaged: val accuracy {:.3}, macro-F1 {:.3}, loss {:.4}",
+            self.state.epoch, val.accuracy, val.macro_f1, val.loss
+        ));
+        summary.val = Some(val);
+        Ok(Some(summary))
     }
 
     /// Adds `record` to the state; returns whether the monitored metric
@@ -360,13 +443,13 @@ impl<'a> Trainer<'a> {
         improved
     }
 
-    /// Test metrics of the best checkpoint (`eval-test.json`), if there is
-    /// a test split.
+    /// Test metrics of the run's model (the weight average, else the best
+    /// checkpoint; `eval-test.json`), if there is a test split.
     pub fn test_best(&self, test_set: &ClipSet) -> Result<Option<SplitMetrics>> {
         if test_set.is_empty() {
             return Ok(None);
         }
-        let path = best_checkpoint(self.run_dir);
+        let path = model_checkpoint(self.run_dir);
         let best = checkpoint::load(&path)?;
         let model = self.setup.new_model(self.config, &self.inner)?;
         let model = best.load_model(&path, model)?;
@@ -386,7 +469,7 @@ impl<'a> Trainer<'a> {
     /// metrics and the test accuracy.
     pub fn log_hparams(&mut self, summary: &TrainSummary) -> Result<()> {
         let mut metrics = Vec::new();
-        if let Some(val) = &summary.best_val {
+        if let Some(val) = summary.final_val() {
             metrics.push(("hparam/val_accuracy".to_string(), val.accuracy));
             metrics.push(("hparam/val_macro_f1".to_string(), val.macro_f1));
             metrics.push(("hparam/val_loss".to_string(), val.loss));

@@ -7,7 +7,7 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
-use super::best_checkpoint;
+use super::model_checkpoint;
 use super::setup::Setup;
 use crate::config::Config;
 use crate::data::spectrograms::report_skipped;
@@ -111,7 +111,7 @@ pub struct EvalOutcome {
     pub report: PathBuf,
 }
 
-/// `soundclass evaluate`: the best checkpoint of `run_dir` on `split` of
+/// `soundclass evaluate`: the model (weight average, else best checkpoint) of `run_dir` on `split` of
 /// `manifest` (default: the run's own). Results on the run's own manifest
 /// go to `eval-<split>.json` and `confusion_<split>.png`; on another
 /// manifest to `eval-<manifest stem>-<split>.json` and its PNG, so they
@@ -134,7 +134,7 @@ pub fn evaluate_run(
             reason: format!("no readable `{}` clips to evaluate", split.as_str()),
         });
     }
-    let path = best_checkpoint(run_dir);
+    let path = model_checkpoint(run_dir);
     let ckpt = checkpoint::load(&path)?;
     let inner = setup.device.device.clone();
     let model = ckpt.load_model(&path, setup.new_model(&config, &inner)?)?;

@@ -154,6 +154,10 @@ pub fn hparams_of(config: &Config) -> Vec<(String, HParamValue)> {
         ),
         ("training.seed".into(), number(config.training.seed as f64)),
         (
+            "training.average_last_epochs".into(),
+            number(config.training.average_last_epochs as f64),
+        ),
+        (
             "training.label_smoothing".into(),
             number(config.training.label_smoothing),
         ),

@@ -6,7 +6,9 @@
 //! mixup; validation runs on fixed crops or sliding windows; then the epoch
 //! is checkpointed (atomically: `last.ckpt` always, `best.ckpt` when the
 //! monitored metric improves), `metrics.csv` is rewritten and TensorBoard
-//! gets its scalars. A stop request (Ctrl-C, SIGTERM) is honoured between
+//! gets its scalars. With `training.average_last_epochs`, `last.ckpt` also
+//! carries the running mean of the last epochs' weights, which becomes the
+//! run's model (`average.ckpt`) at the end. A stop request (Ctrl-C, SIGTERM) is honoured between
 //! two steps: `last.ckpt` then holds the epoch's progress, and `--resume`
 //! finishes that epoch as an uninterrupted run would have.
 //!
@@ -71,6 +73,10 @@ pub struct TrainSummary {
     pub monitor: String,
     pub best_epoch: Option<usize>,
     pub best_val: Option<SplitMetrics>,
+    /// The weight average of the last epochs (`training.average_last_epochs`),
+    /// which is then the run's model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub average: Option<AverageSummary>,
     pub test: Option<SplitMetrics>,
     pub skipped_clips: Vec<SkippedClip>,
     pub train_seconds: f64,
@@ -83,6 +89,27 @@ pub struct TrainSummary {
     pub peak_rss_mb: Option<f64>,
 }
 
+/// The averaged model of a run (`summary.json`'s `average`).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct AverageSummary {
+    /// First averaged epoch (1-based).
+    pub first_epoch: usize,
+    /// Epoch-end weights in the average.
+    pub epochs: usize,
+    pub val: Option<SplitMetrics>,
+}
+
+impl TrainSummary {
+    /// Val metrics of the run's model: the weight average's when there is
+    /// one, else the best epoch's.
+    pub fn final_val(&self) -> Option<&SplitMetrics> {
+        self.average
+            .as_ref()
+            .and_then(|a| a.val.as_ref())
+            .or(self.best_val.as_ref())
+    }
+}
+
 /// Paths inside a run folder.
 pub fn last_checkpoint(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints").join("last.ckpt")
@@ -90,6 +117,21 @@ pub fn last_checkpoint(run_dir: &Path) -> PathBuf {
 
 pub fn best_checkpoint(run_dir: &Path) -> PathBuf {
     run_dir.join("checkpoints").join("best.ckpt")
+}
+
+pub fn average_checkpoint(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoints").join("average.ckpt")
+}
+
+/// The checkpoint that is the run's model: the weight average when the
+/// run made one, else the best epoch's.
+pub fn model_checkpoint(run_dir: &Path) -> PathBuf {
+    let average = average_checkpoint(run_dir);
+    if average.is_file() {
+        average
+    } else {
+        best_checkpoint(run_dir)
+    }
 }
 
 /// Train as `request` says; returns the summary also written to
@@ -171,6 +213,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
             config.training.monitor, config.training.patience
         ));
     }
+    let average = trainer.finish_average(&data.val)?;
     let test = trainer.test_best(&data.test)?;
     let state = &trainer.state;
     let best_val = state
@@ -196,6 +239,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
         monitor: config.training.monitor.clone(),
         best_epoch: state.best_epoch,
         best_val,
+        average,
         test,
         skipped_clips: data.skipped.clone(),
         train_seconds: state.train_seconds,
