@@ -50,7 +50,8 @@ pub struct ConfigArgs {
     /// Experiment config (TOML).
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Override a config key, e.g. `--set training.lr=3e-4` (repeatable).
+    /// Override a config key, e.g. `--set training.lr=3e-4` (repeatable); a
+    /// section takes an inline table: `--set 'augment={ gain_prob = 0.5 }'`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
 }

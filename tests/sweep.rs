@@ -62,6 +62,16 @@ fn spec_errors_name_the_key() {
         ),
         ("\"bayes\"", "\"model.dropout\" = [0.1]", "`sweep.method`"),
         ("\"grid\"", "\"training.seed\" = [1, 2]", "use sweep.seed"),
+        (
+            "\"grid\"",
+            "augment = [{}, { gain_prob = 0.5, eq_prb = 0.5 }]",
+            "unknown config key `augment.eq_prb` (did you mean `augment.eq_prob`?)",
+        ),
+        (
+            "\"grid\"",
+            "augment = [{ noise_prob = 1.5 }]",
+            "augment.noise_prob",
+        ),
     ];
     for (method, parameters, expected) in cases {
         let spec = write_spec(tmp.path(), &spec_text(&base, method, parameters));
@@ -110,6 +120,30 @@ fn grid_and_random_expansion_are_reproducible() {
         t[11].overrides(),
         ["model.dropout=0.3", "optim.kind=\"sgd\"", "training.seed=1"]
     );
+
+    // A section as one parameter: each value's keys are set together, the
+    // section's other keys stay the base's.
+    let text = spec_text(
+        &base,
+        "\"grid\"",
+        "augment = [{}, { gain_prob = 0.5, noise_prob = 0.25 }]",
+    );
+    let spec = SweepSpec::load(&write_spec(tmp.path(), &text)).unwrap();
+    let t = trials(&spec);
+    assert_eq!(t.len(), 2 * 2);
+    let on = &t[2].overrides();
+    assert_eq!(on[0], "augment={ gain_prob = 0.5, noise_prob = 0.25 }");
+    let config = spec.base_config(&[], on).unwrap();
+    let plain = spec.base_config(&[], &t[0].overrides()).unwrap();
+    assert_eq!(
+        (config.augment.gain_prob, config.augment.noise_prob),
+        (0.5, 0.25)
+    );
+    assert_eq!(
+        (plain.augment.gain_prob, plain.augment.noise_prob),
+        (0.0, 0.0)
+    );
+    assert_eq!(config.augment.mixup_alpha, plain.augment.mixup_alpha);
 
     let random = |seed: u64| {
         let text = spec_text(

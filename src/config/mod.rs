@@ -1249,7 +1249,10 @@ mod tests {
         assert!(err.to_string().contains("`augment.gain_prb`"), "{err}");
         assert!(err.to_string().contains("augment.gain_prob"), "{err}");
         let err = Config::load(None, &["training.average_last_epochs=40".into()]).unwrap_err();
-        assert!(err.to_string().contains("training.average_last_epochs"), "{err}");
+        assert!(
+            err.to_string().contains("training.average_last_epochs"),
+            "{err}"
+        );
     }
 
     #[test]

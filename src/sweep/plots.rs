@@ -92,7 +92,7 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
         let label = move |x: &f64| {
             let i = x.round();
             if (x - i).abs() < 1e-9 && i >= 0.0 && (i as usize) < names.len() {
-                names[i as usize].clone()
+                short_label(&names[i as usize])
             } else {
                 String::new()
             }
@@ -243,7 +243,7 @@ fn learning_curves(
                 .trial
                 .values
                 .iter()
-                .map(|(k, v)| format!("{}={}", short_key(k), plain(v)))
+                .map(|(k, v)| format!("{}={}", short_key(k), short_label(&plain(v))))
                 .collect();
             let label = format!("{} {}", r.trial.id, values.join(" "));
             (
@@ -316,6 +316,17 @@ fn learning_curves(
             .map_err(|x| e(&x))?;
         Ok(())
     })
+}
+
+/// A value short enough for an axis label or legend: an inline table of
+/// overrides (a sweep parameter naming a section) cut after 28 characters.
+fn short_label(value: &str) -> String {
+    const MAX: usize = 28;
+    if value.chars().count() <= MAX {
+        return value.to_string();
+    }
+    let cut: String = value.chars().take(MAX - 1).collect();
+    format!("{cut}…")
 }
 
 /// `model.init.conv` -> `init.conv`: the last two parts, enough in a legend.

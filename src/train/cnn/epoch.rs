@@ -397,7 +397,14 @@ impl<'a> Trainer<'a> {
         }
         let val = evaluate_set(average, val_set, self.setup, self.config, &self.inner)?;
         let classes = &self.setup.classes;
-        write_eval_report(self.run_dir, "val", classes, &val, &path, &self.setup.manifest_path)?;
+        write_eval_report(
+            self.run_dir,
+            "val",
+            classes,
+            &val,
+            &path,
+            &self.setup.manifest_path,
+        )?;
         let step = self.state.step as i64;
         for (tag, value) in [
             ("average/val_accuracy", val.accuracy),
