@@ -182,8 +182,10 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
     let tmp = tempfile::tempdir().unwrap();
     let base = fixture(tmp.path());
     let missing = tmp.path().join("missing.csv");
+    // Half the trials average their last two epochs' weights: their
+    // objective is the average's val accuracy, the others' the best epoch's.
     let parameters = format!(
-        "\"model.dropout\" = [0.0, 0.2]\n\"data.manifest\" = [\"{}\", \"{}\"]",
+        "\"training.average_last_epochs\" = [0, 2]\n\"data.manifest\" = [\"{}\", \"{}\"]",
         tmp.path().join("manifest.csv").display(),
         missing.display()
     );
@@ -204,7 +206,9 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
     let records = table["trials"].as_array().unwrap();
     assert_eq!(records.len(), 8);
     for r in records {
+        // Values in key order: data.manifest, training.average_last_epochs.
         let manifest = r["values"][0][1].as_str().unwrap();
+        let averaged = r["values"][1][1].as_i64().unwrap() == 2;
         if manifest.ends_with("missing.csv") {
             assert_eq!(r["state"], "failed", "{r}");
             assert!(r["error"].as_str().unwrap().contains("missing.csv"), "{r}");
@@ -212,7 +216,14 @@ fn a_sweep_runs_every_trial_and_a_failing_one_does_not_stop_it() {
             assert_eq!(r["state"], "done", "{r}");
             let run = dir.join("trials").join(r["id"].as_str().unwrap());
             let summary = read_json(&run.join("summary.json"));
-            assert_eq!(r["metric"], summary["best_val"]["accuracy"], "{r}");
+            let model = if averaged {
+                &summary["average"]["val"]
+            } else {
+                assert!(summary.get("average").is_none(), "{summary}");
+                &summary["best_val"]
+            };
+            assert_eq!(r["metric"], model["accuracy"], "{r}");
+            assert!(r["metric"].is_number(), "{r}");
             assert_eq!(r["epochs"], 3);
         }
     }
