@@ -255,8 +255,10 @@ pub struct TrainingConfig {
     pub min_lr: f64,
     pub step_epochs: usize,
     pub step_gamma: f64,
-    /// `shuffle` (each clip once per epoch) or `balanced` (classes drawn
-    /// uniformly, clips with replacement; as many draws as train clips).
+    /// `shuffle` (each clip once per epoch), `balanced` (classes drawn
+    /// uniformly) or `sqrt` (classes drawn in proportion to the square root
+    /// of their size); the last two draw clips with replacement, as many
+    /// draws as train clips.
     pub sampler: String,
     pub label_smoothing: f64,
     /// Gradient-norm clipping threshold, 0 = off. Burn clips each parameter
@@ -358,7 +360,7 @@ impl Default for OptimConfig {
 
 /// Values the CNN-training string keys accept, checked by `validate`.
 pub const SCHEDULES: [&str; 3] = ["constant", "cosine", "step"];
-pub const SAMPLERS: [&str; 2] = ["shuffle", "balanced"];
+pub const SAMPLERS: [&str; 3] = ["shuffle", "balanced", "sqrt"];
 pub const MONITORS: [&str; 3] = ["val_accuracy", "val_macro_f1", "val_loss"];
 pub const EVAL_MODES: [&str; 2] = ["center", "windows"];
 pub const OPTIMIZERS: [&str; 3] = ["adam", "adamw", "sgd"];

@@ -145,16 +145,41 @@ pub mod stream {
     pub const WAVE: u64 = 4;
 }
 
-/// The clip indices of one epoch: each clip once in random order
-/// (`shuffle`), or `labels.len()` draws with every class equally likely
-/// (`balanced`).
+/// How an epoch draws its clips (`training.sampler`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sampler {
+    /// Each clip once, in random order: classes as frequent as in the data.
+    Shuffle,
+    /// As many draws as clips, every class equally likely.
+    Balanced,
+    /// As many draws as clips, each class with probability proportional to
+    /// the square root of its size: between the data's class frequencies
+    /// and uniform (square-root sampling, Mahajan et al. 2018), so rare
+    /// classes are seen more often without teaching the model that every
+    /// class is equally common.
+    Sqrt,
+}
+
+impl Sampler {
+    /// From the config's name (validated there).
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "balanced" => Sampler::Balanced,
+            "sqrt" => Sampler::Sqrt,
+            _ => Sampler::Shuffle,
+        }
+    }
+}
+
+/// The clip indices of one epoch, drawn as `sampler` says; within a class,
+/// clips are drawn uniformly with replacement.
 pub fn epoch_order<R: Rng>(
     labels: &[usize],
     n_classes: usize,
-    balanced: bool,
+    sampler: Sampler,
     rng: &mut R,
 ) -> Vec<usize> {
-    if !balanced {
+    if sampler == Sampler::Shuffle {
         let mut order: Vec<usize> = (0..labels.len()).collect();
         order.shuffle(rng);
         return order;
@@ -167,12 +192,30 @@ pub fn epoch_order<R: Rng>(
     if by_class.is_empty() {
         return Vec::new();
     }
+    let weights: Vec<f64> = by_class.iter().map(|m| (m.len() as f64).sqrt()).collect();
+    let total: f64 = weights.iter().sum();
     (0..labels.len())
         .map(|_| {
-            let members = &by_class[rng.random_range(0..by_class.len())];
+            let class = match sampler {
+                Sampler::Sqrt => weighted_index(&weights, total, rng.random::<f64>()),
+                _ => rng.random_range(0..by_class.len()),
+            };
+            let members = &by_class[class];
             members[rng.random_range(0..members.len())]
         })
         .collect()
+}
+
+/// The index whose cumulative weight first exceeds `u * total`.
+fn weighted_index(weights: &[f64], total: f64, u: f64) -> usize {
+    let mut left = u * total;
+    for (i, w) in weights.iter().enumerate() {
+        if left < *w {
+            return i;
+        }
+        left -= w;
+    }
+    weights.len() - 1
 }
 
 /// Evaluation crops of a clip: its middle (`windows = None`) or every
@@ -213,11 +256,21 @@ mod tests {
     fn balanced_order_draws_classes_evenly() {
         let labels: Vec<usize> = (0..1000).map(|i| usize::from(i >= 900)).collect();
         let mut rng = epoch_rng(1, 0, stream::ORDER);
-        let order = epoch_order(&labels, 2, true, &mut rng);
+        let order = epoch_order(&labels, 2, Sampler::Balanced, &mut rng);
         assert_eq!(order.len(), 1000);
         let minority = order.iter().filter(|&&i| labels[i] == 1).count();
         assert!((400..600).contains(&minority), "{minority}");
-        let mut shuffled = epoch_order(&labels, 2, false, &mut rng);
+        // sqrt(100) / (sqrt(900) + sqrt(100)) = 1/4 of the draws.
+        let mut minority = 0;
+        for epoch in 0..20 {
+            let mut rng = epoch_rng(1, epoch, stream::ORDER);
+            let order = epoch_order(&labels, 2, Sampler::Sqrt, &mut rng);
+            assert_eq!(order.len(), 1000);
+            minority += order.iter().filter(|&&i| labels[i] == 1).count();
+        }
+        let share = minority as f64 / 20_000.0;
+        assert!((share - 0.25).abs() < 0.015, "{share}");
+        let mut shuffled = epoch_order(&labels, 2, Sampler::Shuffle, &mut rng);
         shuffled.sort_unstable();
         assert_eq!(shuffled, (0..1000).collect::<Vec<_>>());
     }

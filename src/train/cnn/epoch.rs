@@ -28,7 +28,7 @@ use crate::model::cnn::SoundCnn;
 use crate::plot::confusion_matrix_png;
 use crate::train::average::{first_averaged_epoch, fold_in};
 use crate::train::checkpoint::{self, EpochRecord, PartialEpoch, TrainState};
-use crate::train::clips::{epoch_order, epoch_rng, stream, ClipSet};
+use crate::train::clips::{epoch_order, epoch_rng, stream, ClipSet, Sampler};
 use crate::train::frontend::{
     apply_augment, soft_cross_entropy, soft_targets, AugmentDraw, HostInput,
 };
@@ -165,7 +165,7 @@ impl<'a> Trainer<'a> {
         let order = epoch_order(
             &train_set.labels,
             self.setup.classes.len(),
-            t.sampler == "balanced",
+            Sampler::from_name(&t.sampler),
             &mut epoch_rng(t.seed, epoch, stream::ORDER),
         );
         let bar = progress_bar(
