@@ -309,6 +309,7 @@ fn the_shipped_sweeps_are_valid() {
         ("quickstart_sweep", 8),
         ("init_reg", 32),
         ("init_reg_gpu", 810),
+        ("recipe", 6),
     ] {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[
