@@ -379,6 +379,7 @@ fn resume_after_a_stop_matches_the_uninterrupted_run() {
         "augment.pitch_prob=0.3",
         "augment.stretch_prob=0.3",
         "augment.reverb_prob=0.3",
+        "augment.distortion_prob=0.3",
     ];
     let whole = tmp.path().join("whole");
     train(request(config(&manifest, &wave), DeviceChoice::Cpu, &whole)).unwrap();

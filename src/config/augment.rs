@@ -55,6 +55,11 @@ pub struct AugmentConfig {
     pub reverb_prob: f64,
     pub reverb_rt60: [f64; 2],
     pub reverb_wet: [f64; 2],
+    /// Soft clipping (an overdriven amplifier or loudspeaker): the clip,
+    /// normalised to -20 dBFS RMS, driven by `distortion_drive_db` into
+    /// `tanh`, its level then restored.
+    pub distortion_prob: f64,
+    pub distortion_drive_db: [f64; 2],
 }
 
 impl Default for AugmentConfig {
@@ -85,6 +90,8 @@ impl Default for AugmentConfig {
             reverb_prob: 0.0,
             reverb_rt60: [0.2, 1.0],
             reverb_wet: [0.1, 0.6],
+            distortion_prob: 0.0,
+            distortion_drive_db: [6.0, 24.0],
         }
     }
 }
@@ -92,7 +99,7 @@ impl Default for AugmentConfig {
 impl AugmentConfig {
     /// Each waveform transform's probability with its key (without the
     /// `augment.` prefix).
-    pub fn waveform_probabilities(&self) -> [(&'static str, f64); 9] {
+    pub fn waveform_probabilities(&self) -> [(&'static str, f64); 10] {
         [
             ("gain_prob", self.gain_prob),
             ("eq_prob", self.eq_prob),
@@ -103,6 +110,7 @@ impl AugmentConfig {
             ("pitch_prob", self.pitch_prob),
             ("stretch_prob", self.stretch_prob),
             ("reverb_prob", self.reverb_prob),
+            ("distortion_prob", self.distortion_prob),
         ]
     }
 
@@ -168,6 +176,7 @@ impl AugmentConfig {
             ("stretch_rate", self.stretch_rate, 0.5, 2.0),
             ("reverb_rt60", self.reverb_rt60, 0.05, 5.0),
             ("reverb_wet", self.reverb_wet, 0.0, 10.0),
+            ("distortion_drive_db", self.distortion_drive_db, -20.0, 60.0),
         ];
         for (key, [lo, hi], min, max) in ranges {
             if !(lo <= hi && lo >= min && hi <= max) {

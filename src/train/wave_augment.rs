@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use crate::config::AugmentConfig;
 use crate::dsp::augment::{
     apply_gain, convolve_same_length, log_uniform, mix_at_snr, noise, pitch_shift, room_impulse,
-    time_stretch, uniform, Biquad,
+    soft_clip, time_stretch, uniform, Biquad,
 };
 use crate::error::Result;
 
@@ -34,6 +34,8 @@ struct ClipChain {
     bandpass: Option<(f64, f64)>,
     band_limit_hz: Option<f64>,
     gain_db: Option<f64>,
+    /// Soft-clipping drive in dB.
+    distortion_db: Option<f64>,
 }
 
 /// The waveform transforms of one batch, clip by clip.
@@ -89,6 +91,9 @@ impl WaveDraw {
                 band_limit_hz: fires(c.band_limit_prob, rng)
                     .then(|| log_uniform(rng, c.band_limit_hz)),
                 gain_db: fires(c.gain_prob, rng).then(|| uniform(rng, [-c.gain_db, c.gain_db])),
+                // Drawn last: runs without it draw what they drew before.
+                distortion_db: fires(c.distortion_prob, rng)
+                    .then(|| uniform(rng, c.distortion_drive_db)),
             })
             .collect();
         Self { clips }
@@ -107,7 +112,7 @@ impl WaveDraw {
 impl ClipChain {
     /// Source-side changes first (tempo, pitch, room), then what the
     /// microphone picks up beside it (background, noise), then the chain's
-    /// colour (EQ, band-pass, band-limit) and level.
+    /// colour (EQ, band-pass, band-limit), its clipping and level.
     fn apply(&self, x: &mut Vec<f32>, rate: u32, pool: &[Vec<f32>]) -> Result<()> {
         let len = x.len();
         if let Some(r) = self.stretch_rate {
@@ -137,6 +142,9 @@ impl ClipChain {
             // Two sections: 24 dB per octave above the cutoff.
             Biquad::low_pass(rate, cutoff).apply(x);
             Biquad::low_pass(rate, cutoff).apply(x);
+        }
+        if let Some(drive) = self.distortion_db {
+            soft_clip(x, drive);
         }
         if let Some(db) = self.gain_db {
             apply_gain(x, db);
@@ -185,6 +193,7 @@ mod tests {
             pitch_prob: 1.0,
             stretch_prob: 1.0,
             reverb_prob: 1.0,
+            distortion_prob: 1.0,
             ..AugmentConfig::default()
         }
     }
