@@ -310,6 +310,7 @@ fn the_shipped_sweeps_are_valid() {
         ("init_reg", 32),
         ("init_reg_gpu", 810),
         ("recipe", 6),
+        ("sampler", 6),
     ] {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[
