@@ -311,6 +311,7 @@ fn the_shipped_sweeps_are_valid() {
         ("init_reg_gpu", 810),
         ("recipe", 6),
         ("sampler", 6),
+        ("arch", 3),
     ] {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[

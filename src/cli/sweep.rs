@@ -312,11 +312,13 @@ fn print_trials(spec: &SweepSpec, json: bool) -> Result<ExitCode> {
         for t in &trials {
             println!("{}  {}", t.id, t.overrides().join(" "));
         }
+        let points = trials.len() / spec.sweep.repeats;
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         println!(
-            "{} trials ({} points x {} repeats)",
-            trials.len(),
-            trials.len() / spec.sweep.repeats,
-            spec.sweep.repeats
+            "{} ({} x {})",
+            plural(trials.len(), "trial"),
+            plural(points, "point"),
+            plural(spec.sweep.repeats, "repeat")
         );
     }
     Ok(ExitCode::SUCCESS)
