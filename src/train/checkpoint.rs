@@ -7,9 +7,10 @@
 //! evaluation); then, in `last.ckpt` while weights are being averaged
 //! (`training.average_last_epochs`), a fourth: the running average's
 //! burnpack bytes, saved with the state it belongs to so a resume neither
-//! drops nor repeats an epoch in it. Files without it read as before. Learning-rate schedules are functions of the step and the
-//! random streams are functions of (seed, epoch), so the state needs no
-//! RNG or scheduler blobs.
+//! drops nor repeats an epoch in it. Files without it read as before.
+//! Learning-rate schedules are functions of the step and the random streams
+//! are functions of (seed, epoch), so the state needs no RNG or scheduler
+//! blobs.
 
 use std::io::Write;
 use std::path::Path;

@@ -111,9 +111,10 @@ pub struct EvalOutcome {
     pub report: PathBuf,
 }
 
-/// `soundclass evaluate`: the model (weight average, else best checkpoint) of `run_dir` on `split` of
-/// `manifest` (default: the run's own). Results on the run's own manifest
-/// go to `eval-<split>.json` and `confusion_<split>.png`; on another
+/// `soundclass evaluate`: the model (weight average, else best checkpoint)
+/// of `run_dir` on `split` of `manifest` (default: the run's own). Results
+/// on the run's own manifest go to `eval-<split>.json` and
+/// `confusion_<split>.png`; on another
 /// manifest to `eval-<manifest stem>-<split>.json` and its PNG, so they
 /// never overwrite the run's own; `out` names the JSON explicitly.
 pub fn evaluate_run(
