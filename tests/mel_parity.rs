@@ -284,3 +284,60 @@ fn gpu_kernels_agree_with_burn_signal() {
     }
     assert!(err < 0.05, "our kernels vs burn::signal: {err} dB");
 }
+
+/// `db_ref = "max"` (librosa's `ref=np.max`) on the CPU path and the WGSL
+/// kernels: librosa's reference in dB minus its own peak (what `ref=np.max`
+/// computes, floor included), and the same input at any recording level,
+/// which is why a model is trained on it.
+#[test]
+fn db_ref_max_is_librosa_peak_reference_at_every_level() {
+    let device = soundclass::gpu::wgpu_device(soundclass::gpu::GpuApi::Vulkan).unwrap();
+    let index = index();
+    let case = index["spectrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["preset"] == "panns" && c["signal"].as_str().unwrap().contains("demo"))
+        .unwrap();
+    let (mut config, sr) = case_config(case);
+    config.to_db = true;
+    config.db_ref = None;
+    let top_db = case["top_db"].as_f64().unwrap();
+    let librosa_db = load(case["db_file"].as_str().unwrap());
+    let peak = librosa_db
+        .data
+        .iter()
+        .cloned()
+        .fold(f64::NEG_INFINITY, f64::max);
+    let expected: Vec<f64> = librosa_db.data.iter().map(|v| v - peak).collect();
+    let y = signal(case);
+    let cpu = MelSpectrogram::new(&config, sr);
+    let gpu = soundclass::gpu::GpuMel::new(&config, sr, &device).unwrap();
+    for gain_db in [-30.0f32, 0.0, 9.5] {
+        let gain = 10f32.powf(gain_db / 20.0);
+        let clip: Vec<f32> = y.iter().map(|v| v * gain).collect();
+        let on_gpu = gpu.compute_host(std::slice::from_ref(&clip)).unwrap();
+        for (path, spec) in [
+            ("CPU", cpu.compute(&clip).unwrap()),
+            ("GPU", on_gpu[0].clone()),
+        ] {
+            let top = spec.data.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+            assert!(top.abs() < 1e-4, "{path} at {gain_db} dB: peak {top}");
+            let worst = spec
+                .data
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (*a as f64 - b).abs())
+                .fold(0.0f64, f64::max);
+            assert!(
+                worst <= 0.01,
+                "{path} at {gain_db} dB: {worst} dB from librosa"
+            );
+            let floor = spec.data.iter().cloned().fold(f32::INFINITY, f32::min);
+            assert!(
+                (floor as f64 + top_db).abs() < 1e-3,
+                "{path}: floor {floor}"
+            );
+        }
+    }
+}

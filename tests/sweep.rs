@@ -312,6 +312,8 @@ fn the_shipped_sweeps_are_valid() {
         ("recipe", 6),
         ("sampler", 6),
         ("arch", 3),
+        ("level", 3),
+        ("long", 3),
     ] {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[

@@ -134,11 +134,52 @@ pub struct SpectrogramConfig {
     pub power: f64,
     /// Convert to decibels with `power_to_db`.
     pub to_db: bool,
-    /// `ref` of `power_to_db`: a value, or `None` for the spectrogram's max.
+    /// `ref` of `power_to_db`: a value, or `None` (written `"max"`) for
+    /// each clip's own peak, librosa's `ref=np.max`, which makes the input
+    /// independent of the recording's level.
+    #[serde(with = "db_reference")]
     pub db_ref: Option<f64>,
     pub amin: f64,
     /// Floor below the peak in dB; `None` disables it.
     pub top_db: Option<f64>,
+}
+
+/// `spectrogram.db_ref` in TOML: a number, or `"max"` for `None`.
+mod db_reference {
+    use serde::{de, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Option<f64>, out: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => out.serialize_f64(*v),
+            None => out.serialize_str("max"),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(input: D) -> Result<Option<f64>, D::Error> {
+        struct Reference;
+        impl de::Visitor<'_> for Reference {
+            type Value = Option<f64>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a positive number or \"max\" (each clip's peak)")
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Some(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Some(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Some(v as f64))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                match v {
+                    "max" => Ok(None),
+                    _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        input.deserialize_any(Reference)
+    }
 }
 
 impl SpectrogramConfig {
@@ -705,6 +746,9 @@ impl Config {
                 "must not exceed half of audio.sample_rate",
             );
         }
+        if s.db_ref.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+            return bad("spectrogram.db_ref", "must be a positive number or \"max\"");
+        }
         if self.training.batch_size == 0 {
             return bad("training.batch_size", "must be positive");
         }
@@ -1228,6 +1272,20 @@ mod tests {
         assert_eq!(c.model.arch, "cnn10");
         assert_eq!(c.training.lr, 3e-4);
         assert_eq!(c.data.classes, vec!["Speech", "Music"]);
+    }
+
+    #[test]
+    fn db_ref_max_is_each_clips_peak_and_round_trips() {
+        let c = Config::load(None, &["spectrogram.db_ref=max".into()]).unwrap();
+        assert_eq!(c.spectrogram.db_ref, None);
+        let again = Config::from_toml_str(&c.to_toml_string().unwrap()).unwrap();
+        assert_eq!(again.spectrogram.db_ref, None);
+        let c = Config::from_toml_str("[spectrogram]\ndb_ref = 2\n").unwrap();
+        assert_eq!(c.spectrogram.db_ref, Some(2.0));
+        for bad in ["db_ref = \"peak\"", "db_ref = 0.0", "db_ref = -1"] {
+            let err = Config::from_toml_str(&format!("[spectrogram]\n{bad}\n")).unwrap_err();
+            assert!(err.to_string().contains("db_ref"), "{bad}: {err}");
+        }
     }
 
     #[test]
