@@ -465,8 +465,20 @@ pub struct FeaturesConfig {
     pub crop: CropPolicy,
     /// How short clips are filled.
     pub pad: PadPolicy,
+    /// `as_recorded` (the seed study) or `peak`: each clip scaled to a peak
+    /// of 1 first (librosa's `util.normalize`), so its recording level is
+    /// not a feature.
+    pub level: FeatureLevel,
     /// Per-clip feature cache, keyed by file content and this section.
     pub cache_dir: PathBuf,
+}
+
+/// `features.level`: the level the features see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureLevel {
+    AsRecorded,
+    Peak,
 }
 
 impl Default for FeaturesConfig {
@@ -476,6 +488,7 @@ impl Default for FeaturesConfig {
             clip_seconds: 10.0,
             crop: CropPolicy::Center,
             pad: PadPolicy::Loop,
+            level: FeatureLevel::AsRecorded,
             cache_dir: PathBuf::from("runs/cache/features"),
         }
     }

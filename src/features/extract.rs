@@ -13,7 +13,7 @@ use xxhash_rust::xxh3::Xxh3;
 
 use super::{feature_names, FeatureExtractor};
 use crate::audio::{AudioConfig, ClipLoader};
-use crate::config::FeaturesConfig;
+use crate::config::{FeatureLevel, FeaturesConfig};
 use crate::data::Manifest;
 use crate::error::{Error, Result};
 use crate::util::{atomic_write, atomic_write_str, progress_bar};
@@ -146,12 +146,17 @@ struct CacheEntry {
 fn cache_folder(root: &Path, config: &FeaturesConfig) -> PathBuf {
     let mut hasher = Xxh3::new();
     let key = format!(
-        "v{FEATURE_VERSION}|{}|{}|{:?}|{:?}|{}",
+        "v{FEATURE_VERSION}|{}|{}|{:?}|{:?}|{}{}",
         config.sample_rate,
         config.clip_seconds,
         config.crop,
         config.pad,
-        feature_names().join(",")
+        feature_names().join(","),
+        // Keeps the folder of as-recorded features where it was.
+        match config.level {
+            FeatureLevel::AsRecorded => "",
+            FeatureLevel::Peak => "|level=peak",
+        }
     );
     hasher.update(key.as_bytes());
     root.join(format!("{:016x}", hasher.digest()))
@@ -220,7 +225,7 @@ pub fn extract_features(
         crop: config.crop,
         pad: config.pad,
     });
-    let extractor = FeatureExtractor::new(config.sample_rate);
+    let extractor = FeatureExtractor::for_config(config);
     let bar = progress_bar(manifest.clips.len() as u64, "features", quiet);
 
     enum Outcome {

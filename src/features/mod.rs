@@ -15,7 +15,7 @@ pub use extract::{
 };
 pub use rhythm::{onset_strength, TempoEstimator};
 
-use crate::config::{MelNorm, MelScale, PadMode};
+use crate::config::{FeatureLevel, FeaturesConfig, MelNorm, MelScale, PadMode};
 use crate::dsp::{power_to_db, DbReference, MelBankSpec, SparseMelBank, Stft};
 use crate::error::Result;
 
@@ -64,9 +64,19 @@ pub struct FeatureExtractor {
     freqs: Vec<f64>,
     contrast: ContrastBands,
     tempo: TempoEstimator,
+    /// Peak-normalise each clip before [`clip_features`](Self::clip_features).
+    peak_normalize: bool,
 }
 
 impl FeatureExtractor {
+    /// The extractor a `[features]` section describes.
+    pub fn for_config(config: &FeaturesConfig) -> Self {
+        Self {
+            peak_normalize: config.level == FeatureLevel::Peak,
+            ..Self::new(config.sample_rate)
+        }
+    }
+
     pub fn new(sample_rate: u32) -> Self {
         let (n_fft, hop_length, n_mels, n_mfcc) = (2048, 512, 128, 20);
         let bank = SparseMelBank::new(&MelBankSpec {
@@ -107,6 +117,7 @@ impl FeatureExtractor {
             freqs,
             contrast: ContrastBands::new(sample_rate, n_fft),
             tempo: TempoEstimator::new(sample_rate, hop_length),
+            peak_normalize: false,
         }
     }
 
@@ -117,6 +128,13 @@ impl FeatureExtractor {
     /// The clip-level feature values of `y` (in [`feature_names`] order);
     /// a failure is `path`'s decode error.
     pub fn clip_features(&self, y: &[f32], path: &std::path::Path) -> Result<Vec<f64>> {
+        let normalized;
+        let y = if self.peak_normalize {
+            normalized = peak_normalized(y);
+            &normalized[..]
+        } else {
+            y
+        };
         Ok(self
             .frame_features(y)
             .map_err(|e| crate::error::Error::decode(path, e.to_string()))?
@@ -320,6 +338,17 @@ impl FeatureExtractor {
     }
 }
 
+/// `y / max|y|`, librosa's `util.normalize` (`norm=inf`); silence stays
+/// silence.
+pub fn peak_normalized(y: &[f32]) -> Vec<f32> {
+    let peak = y.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if peak > 0.0 {
+        y.iter().map(|v| v / peak).collect()
+    } else {
+        y.to_vec()
+    }
+}
+
 /// Mean and population standard deviation (numpy's `std`, ddof 0).
 pub fn mean_std(values: &[f32]) -> (f64, f64) {
     let n = values.len().max(1) as f64;
@@ -400,4 +429,61 @@ pub fn feature_names() -> Vec<String> {
     }
     names.push("tempo".into());
     names
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A harmonic tone with a decaying envelope and a little noise, 2 s.
+    fn clip(sample_rate: u32) -> Vec<f32> {
+        let mut state = 12345u32;
+        (0..2 * sample_rate as usize)
+            .map(|i| {
+                let t = i as f32 / sample_rate as f32;
+                state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                let noise = (state >> 8) as f32 / (1u32 << 24) as f32 - 0.5;
+                let tone = (2.0 * std::f32::consts::PI * 220.0 * t).sin()
+                    + 0.5 * (2.0 * std::f32::consts::PI * 660.0 * t).sin();
+                0.4 * (-1.5 * t).exp() * tone + 0.02 * noise
+            })
+            .collect()
+    }
+
+    #[test]
+    fn peak_level_makes_features_independent_of_the_recording_level() {
+        let config = FeaturesConfig {
+            level: FeatureLevel::Peak,
+            ..FeaturesConfig::default()
+        };
+        let y = clip(config.sample_rate);
+        let quiet: Vec<f32> = y.iter().map(|v| v * 0.03).collect();
+        let path = std::path::Path::new("synthetic.wav");
+        let names = feature_names();
+        let rms = names.iter().position(|n| n == "rms_mean").unwrap();
+
+        let peak = FeatureExtractor::for_config(&config);
+        let (a, b) = (
+            peak.clip_features(&y, path).unwrap(),
+            peak.clip_features(&quiet, path).unwrap(),
+        );
+        for ((name, a), b) in names.iter().zip(&a).zip(&b) {
+            assert!(
+                (a - b).abs() <= 1e-3 * a.abs().max(1e-2),
+                "{name}: {a} at the recorded level, {b} 30 dB lower"
+            );
+        }
+        // librosa.util.normalize: y / max|y|, so the peak is 1.
+        let normalized = peak_normalized(&quiet);
+        let top = normalized.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((top - 1.0).abs() < 1e-6, "{top}");
+        assert_eq!(peak_normalized(&[0.0; 4]), vec![0.0; 4]);
+
+        let as_recorded = FeatureExtractor::new(config.sample_rate);
+        let (a, b) = (
+            as_recorded.clip_features(&y, path).unwrap(),
+            as_recorded.clip_features(&quiet, path).unwrap(),
+        );
+        assert!((a[rms] / b[rms] - 1.0 / 0.03).abs() < 0.1, "{} {}", a[rms], b[rms]);
+    }
 }

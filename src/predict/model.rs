@@ -361,7 +361,7 @@ impl BaselineModel {
                 ),
             });
         }
-        let extractor = FeatureExtractor::new(config.features.sample_rate);
+        let extractor = FeatureExtractor::for_config(&config.features);
         Ok(Self {
             path: path.to_path_buf(),
             config,
