@@ -133,6 +133,17 @@ pub fn check_case(case: &Value, mel: &Spectrogram, db: &Spectrogram) -> (f64, f6
     (mel_err / peak.max(f64::MIN_POSITIVE), db_err)
 }
 
+/// The PANNs-preset case on the demo clip (the first of its pad modes).
+fn panns_demo_case() -> Value {
+    index()["spectrograms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["preset"] == "panns" && c["signal"].as_str().unwrap().contains("demo"))
+        .unwrap()
+        .clone()
+}
+
 pub fn signal(case: &Value) -> Vec<f32> {
     load(case["signal"].as_str().unwrap())
         .data
@@ -209,13 +220,7 @@ fn gpu_kernels_match_librosa() {
 #[test]
 fn gpu_batches_match_cpu() {
     let device = soundclass::gpu::wgpu_device(soundclass::gpu::GpuApi::Vulkan).unwrap();
-    let index = index();
-    let case = index["spectrograms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["preset"] == "panns" && c["signal"].as_str().unwrap().contains("demo"))
-        .unwrap();
+    let case = &panns_demo_case();
     let (config, sr) = case_config(case);
     let y = signal(case);
     let clips: Vec<Vec<f32>> = (0..5)
@@ -292,13 +297,7 @@ fn gpu_kernels_agree_with_burn_signal() {
 #[test]
 fn db_ref_max_is_librosa_peak_reference_at_every_level() {
     let device = soundclass::gpu::wgpu_device(soundclass::gpu::GpuApi::Vulkan).unwrap();
-    let index = index();
-    let case = index["spectrograms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["preset"] == "panns" && c["signal"].as_str().unwrap().contains("demo"))
-        .unwrap();
+    let case = &panns_demo_case();
     let (mut config, sr) = case_config(case);
     config.to_db = true;
     config.db_ref = None;

@@ -484,6 +484,11 @@ mod tests {
             as_recorded.clip_features(&y, path).unwrap(),
             as_recorded.clip_features(&quiet, path).unwrap(),
         );
-        assert!((a[rms] / b[rms] - 1.0 / 0.03).abs() < 0.1, "{} {}", a[rms], b[rms]);
+        assert!(
+            (a[rms] / b[rms] - 1.0 / 0.03).abs() < 0.1,
+            "{} {}",
+            a[rms],
+            b[rms]
+        );
     }
 }
