@@ -314,6 +314,7 @@ fn the_shipped_sweeps_are_valid() {
         ("arch", 3),
         ("level", 3),
         ("long", 3),
+        ("chain", 3),
     ] {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[
