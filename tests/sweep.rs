@@ -72,6 +72,12 @@ fn spec_errors_name_the_key() {
             "augment = [{ noise_prob = 1.5 }]",
             "augment.noise_prob",
         ),
+        // Valid alone, not together: the grid point is named.
+        (
+            "\"grid\"",
+            "\"audio.sample_rate\" = [16000, 8000]\n\"spectrogram.fmax\" = [6000.0]",
+            "must not exceed half of audio.sample_rate (grid point audio.sample_rate=8000, spectrogram.fmax=6000.0)",
+        ),
     ];
     for (method, parameters, expected) in cases {
         let spec = write_spec(tmp.path(), &spec_text(&base, method, parameters));
@@ -83,6 +89,30 @@ fn spec_errors_name_the_key() {
             "{parameters}: {stderr} should contain {expected}"
         );
     }
+}
+
+#[test]
+fn a_grid_point_is_checked_whole() {
+    // An 8-kHz rate is invalid beside the base's 8-kHz Mel range; with a
+    // 4-kHz range it is a valid point.
+    let tmp = tempfile::tempdir().unwrap();
+    let base = fixture(tmp.path());
+    let parameters = "\"audio.sample_rate\" = [8000]\n\"spectrogram.fmax\" = [4000.0]";
+    let spec = write_spec(tmp.path(), &spec_text(&base, "\"grid\"", parameters));
+    let out = soundclass(&[
+        "sweep",
+        "run",
+        spec.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2);
 }
 
 #[test]
@@ -305,7 +335,7 @@ fn kill_9_then_resume_gives_the_uninterrupted_leaderboard() {
 
 #[test]
 fn the_shipped_sweeps_are_valid() {
-    for (name, trials) in [
+    let shipped = [
         ("quickstart_sweep", 8),
         ("init_reg", 32),
         ("init_reg_gpu", 810),
@@ -315,7 +345,21 @@ fn the_shipped_sweeps_are_valid() {
         ("level", 3),
         ("long", 3),
         ("chain", 3),
-    ] {
+        ("band", 3),
+        ("crop", 3),
+    ];
+    // Every spec in experiments/ is checked: a new one must be listed.
+    let mut listed: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();
+    listed.sort_unstable();
+    let mut found: Vec<String> = std::fs::read_dir(common::repo_root().join("experiments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    found.sort_unstable();
+    assert_eq!(found, listed, "experiments/*.toml against this test's list");
+    for (name, trials) in shipped {
         let spec = common::repo_root().join(format!("experiments/{name}.toml"));
         let out = soundclass(&[
             "sweep",

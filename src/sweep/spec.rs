@@ -210,12 +210,43 @@ impl SweepSpec {
                     "set by the sweep for each repeat; use sweep.seed".into(),
                 );
             }
-            for value in parameter.probe_values(key, self.sweep.method)? {
-                self.base_config(&[(key.clone(), value)], &[])
-                    .map_err(|e| name_parameter(key, e))?;
+            let values = parameter.probe_values(key, self.sweep.method)?;
+            // A grid's points are checked whole below: its parameters may
+            // only be valid together (a sample rate and its Mel range).
+            if self.sweep.method == Method::Random {
+                for value in values {
+                    self.base_config(&[(key.clone(), value)], &[])
+                        .map_err(|e| name_parameter(key, e))?;
+                }
+            }
+        }
+        if self.sweep.method == Method::Grid {
+            for point in super::space::points(self) {
+                self.base_config(&point, &[])
+                    .map_err(|e| name_point(&point, e))?;
             }
         }
         Ok(())
+    }
+}
+
+/// An error found while checking a grid point, naming its values.
+fn name_point(point: &[(String, Value)], e: Error) -> Error {
+    let values = point
+        .iter()
+        .map(|(key, value)| override_text(key, value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match e {
+        e @ Error::UnknownConfigKey { .. } => e,
+        Error::ConfigValue { key, reason } => Error::ConfigValue {
+            key,
+            reason: format!("{reason} (grid point {values})"),
+        },
+        other => Error::ConfigValue {
+            key: "parameters".into(),
+            reason: format!("grid point {values}: {other}"),
+        },
     }
 }
 
