@@ -346,7 +346,7 @@ fn the_shipped_sweeps_are_valid() {
         ("long", 3),
         ("chain", 3),
         ("band", 3),
-        ("crop", 3),
+        ("prior", 3),
     ];
     // Every spec in experiments/ is checked: a new one must be listed.
     let mut listed: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();

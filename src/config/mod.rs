@@ -301,6 +301,11 @@ pub struct TrainingConfig {
     /// of their size); the last two draw clips with replacement, as many
     /// draws as train clips.
     pub sampler: String,
+    /// Undo the sampler's class prior at inference (`train::prior`):
+    /// validation, `evaluate`, `predict` and `serve` multiply each window's
+    /// probabilities by the train split's class frequency over the
+    /// sampler's and renormalise. No effect with `shuffle`.
+    pub prior_correction: bool,
     pub label_smoothing: f64,
     /// Gradient-norm clipping threshold, 0 = off. Burn clips each parameter
     /// tensor to this norm (not the global norm torch's clip_grad_norm_ uses).
@@ -350,6 +355,7 @@ impl Default for TrainingConfig {
             step_epochs: 10,
             step_gamma: 0.1,
             sampler: "shuffle".into(),
+            prior_correction: false,
             label_smoothing: 0.0,
             grad_clip_norm: 0.0,
             monitor: "val_accuracy".into(),

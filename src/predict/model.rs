@@ -19,6 +19,7 @@ use crate::train::checkpoint;
 use crate::train::cnn::{host_values, model_checkpoint};
 use crate::train::device::{DeviceChoice, TrainDevice};
 use crate::train::frontend::{HostInput, MelFrontend};
+use crate::train::prior::{correct_rows, run_correction};
 
 /// One window made ready on a worker thread for the model.
 pub enum Prepared {
@@ -48,6 +49,8 @@ pub struct CnnModel {
     frontend: MelFrontend,
     host_mel: Option<Arc<MelSpectrogram>>,
     model: SoundCnn,
+    /// `training.prior_correction`'s factors (`train::prior`).
+    prior_factors: Option<Vec<f32>>,
 }
 
 pub struct BaselineModel {
@@ -246,6 +249,7 @@ impl CnnModel {
             &inner,
         )?;
         let model = ckpt.load_model(&path, fresh)?;
+        let prior_factors = run_correction(run_dir, config.training.prior_correction, &classes)?;
         Ok(Self {
             run_dir: run_dir.to_path_buf(),
             host_mel: frontend.host_part(),
@@ -254,6 +258,7 @@ impl CnnModel {
             device,
             frontend,
             model,
+            prior_factors,
         })
     }
 
@@ -300,7 +305,10 @@ impl CnnModel {
         };
         let inner = &self.device.device;
         let x = self.frontend.to_device(input, inner)?;
-        let probabilities = host_values(softmax(self.model.forward(x), 1), "probabilities")?;
+        let mut probabilities = host_values(softmax(self.model.forward(x), 1), "probabilities")?;
+        if let Some(factors) = &self.prior_factors {
+            correct_rows(&mut probabilities, factors);
+        }
         Ok(probabilities
             .chunks(self.classes.len())
             .map(<[f32]>::to_vec)

@@ -13,6 +13,7 @@ pub mod folds;
 pub mod frontend;
 pub mod metrics;
 pub mod optim;
+pub mod prior;
 pub mod tensorboard;
 pub mod wave_augment;
 

@@ -195,6 +195,124 @@ fn predict_reproduces_evaluate_and_follows_a_long_recording() {
     );
 }
 
+/// Each val file's class probabilities from `predict` (evaluate's window
+/// protocol) and `evaluate`'s val loss, for `run`.
+fn val_probabilities(run: &Path, manifest: &Path) -> (Vec<Vec<f64>>, f64) {
+    let evaluated = soundclass_json(
+        &[
+            "evaluate",
+            "--run",
+            run.to_str().unwrap(),
+            "--split",
+            "val",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+        0,
+    );
+    let mut args = vec![
+        "predict".to_string(),
+        "--model".into(),
+        run.display().to_string(),
+        "--out".into(),
+        run.join("predictions.csv").display().to_string(),
+        "--middle".into(),
+        "60".into(),
+        "--device".into(),
+        "cpu".into(),
+        "--json".into(),
+    ];
+    args.extend(val_files(manifest).into_iter().map(|(p, _)| p));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let predicted = soundclass_json(&refs, 0);
+    let rows = predicted["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let p = r["probabilities"].as_array().unwrap();
+            p.iter().map(|v| v.as_f64().unwrap()).collect()
+        })
+        .collect();
+    (rows, evaluated["loss"].as_f64().unwrap())
+}
+
+#[test]
+fn prior_correction_moves_predict_and_evaluate_to_the_data_prior() {
+    // 8 low and 2 high train clips drawn by the balanced sampler: the
+    // correction multiplies p(low) by 0.8 / 0.5 and p(high) by 0.2 / 0.5.
+    // Val is as lopsided (4 low, 1 high), so its loss moves.
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = grouped_tones(dir.path());
+    let (mut high_train, mut high_val) = (0, 0);
+    let kept: Vec<String> = std::fs::read_to_string(&manifest)
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let (train, val) = (l.ends_with("high,train"), l.ends_with("high,val"));
+            let keep = !(train && high_train >= 2 || val && high_val >= 1);
+            high_train += usize::from(train);
+            high_val += usize::from(val);
+            keep
+        })
+        .map(str::to_string)
+        .collect();
+    std::fs::write(&manifest, kept.join("\n") + "\n").unwrap();
+    let run = train_tiny(
+        dir.path(),
+        &manifest,
+        // Label smoothing keeps the probabilities off 0 and 1, where no
+        // prior could move them.
+        &[
+            "training.epochs=10",
+            "training.batch_size=4",
+            "training.lr=0.01",
+            "training.warmup_epochs=0.0",
+            "training.label_smoothing=0.5",
+            "training.sampler=balanced",
+        ],
+    );
+    let prior = crate::common::read_json(&run.join("class_prior.json"));
+    assert_eq!(prior["train_clips"], serde_json::json!([8, 2]), "{prior}");
+    assert_eq!(prior["sampler"], "balanced");
+    let (plain, plain_loss) = val_probabilities(&run, &manifest);
+
+    let config = run.join("config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("prior_correction = false"), "{text}");
+    std::fs::write(
+        &config,
+        text.replace("prior_correction = false", "prior_correction = true"),
+    )
+    .unwrap();
+    let (corrected, corrected_loss) = val_probabilities(&run, &manifest);
+    assert_eq!(plain.len(), 5);
+    for (p, q) in plain.iter().zip(&corrected) {
+        let odds_ratio = (q[0] / q[1]) / (p[0] / p[1]);
+        assert!((odds_ratio / 4.0 - 1.0).abs() < 1e-3, "{p:?} -> {q:?}");
+        assert!((q.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    }
+    // evaluate corrects too: its loss is that of predict's corrected rows.
+    let labels: Vec<usize> = val_files(&manifest)
+        .iter()
+        .map(|(_, l)| usize::from(l == "high"))
+        .collect();
+    let loss = |rows: &[Vec<f64>]| {
+        rows.iter()
+            .zip(&labels)
+            .map(|(r, &y)| -r[y].max(1e-12).ln())
+            .sum::<f64>()
+            / rows.len() as f64
+    };
+    assert!((loss(&plain) - plain_loss).abs() < 1e-4);
+    assert!((loss(&corrected) - corrected_loss).abs() < 1e-4);
+    assert!(
+        (plain_loss - corrected_loss).abs() > 1e-3,
+        "{plain_loss} {corrected_loss}: {plain:?} {corrected:?}"
+    );
+}
+
 #[test]
 fn streamed_decoding_equals_whole_file_decoding() {
     let formats = repo_root().join("tests/data/formats");

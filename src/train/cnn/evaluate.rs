@@ -20,6 +20,7 @@ use crate::train::clips::{eval_crops, ClipSet};
 use crate::train::device::DeviceChoice;
 use crate::train::frontend::HostInput;
 use crate::train::metrics::SplitMetrics;
+use crate::train::prior::{correct_rows, run_correction};
 use crate::util::atomic_write_str;
 
 /// The values of `tensor`, row-major, on the host (`what` names it in errors).
@@ -84,7 +85,10 @@ fn predict_set(
         let n = chunk.len();
         let input = HostInput::prepare(chunk, host_mel.as_deref())?;
         let x = setup.frontend.to_device(input, device)?;
-        let values = host_values(softmax(model.forward(x), 1), "probabilities")?;
+        let mut values = host_values(softmax(model.forward(x), 1), "probabilities")?;
+        if let Some(factors) = &setup.prior_factors {
+            correct_rows(&mut values, factors);
+        }
         for (j, row) in values.chunks(k).enumerate() {
             let owner = owners[start + j];
             counts[owner] += 1;
@@ -126,7 +130,9 @@ pub fn evaluate_run(
     out: Option<&Path>,
 ) -> Result<EvalOutcome> {
     let config = Config::load(Some(&run_dir.join("config.toml")), &[])?;
-    let setup = Setup::new(&config, manifest, device)?;
+    let mut setup = Setup::new(&config, manifest, device)?;
+    setup.prior_factors =
+        run_correction(run_dir, config.training.prior_correction, &setup.classes)?;
     let (clips, skipped, _) = setup.load_split(&config, split, quiet)?;
     report_skipped(&skipped);
     if clips.is_empty() {

@@ -33,6 +33,7 @@ use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::train::device::DeviceChoice;
 use crate::train::metrics::SplitMetrics;
+use crate::train::prior::ClassPrior;
 use crate::train::run_folder;
 use crate::util::atomic_write_str;
 
@@ -141,7 +142,7 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     let started = Instant::now();
     let config = &request.config;
     // Manifest and device first: a bad request leaves no empty run folder.
-    let setup = Setup::new(config, None, request.device)?;
+    let mut setup = Setup::new(config, None, request.device)?;
     let run_dir = match &request.resume {
         Some(dir) => {
             config.write_resolved(&dir.join("config.toml"))?;
@@ -181,6 +182,10 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
         });
     }
     logging::write_run_info(&run_dir, config, &setup, request.resume.is_some())?;
+    let prior =
+        ClassPrior::from_labels(&setup.classes, &data.train.labels, &config.training.sampler);
+    prior.save(&run_dir)?;
+    setup.prior_factors = config.training.prior_correction.then(|| prior.correction());
     // A stop requested while the clips were decoding takes effect after
     // the first step, so that there is a checkpoint to resume from.
     let mut trainer = Trainer::start(&setup, config, &run_dir, &request, &data.train)?;

@@ -23,6 +23,9 @@ pub(super) struct Setup {
     pub frontend: MelFrontend,
     pub crop_samples: usize,
     pub n_mels: usize,
+    /// `train::prior` factors applied to every window's probabilities
+    /// (`training.prior_correction`); set once the run's prior is known.
+    pub prior_factors: Option<Vec<f32>>,
 }
 
 /// The decoded clips of every split, and where they came from.
@@ -89,6 +92,7 @@ impl Setup {
             frontend,
             crop_samples,
             n_mels: config.spectrogram.n_mels,
+            prior_factors: None,
         })
     }
 
