@@ -169,6 +169,17 @@ impl Sampler {
             _ => Sampler::Shuffle,
         }
     }
+
+    /// A class's relative share of an epoch's draws, from its number of
+    /// train clips (0 for an empty class, which is never drawn).
+    pub fn class_weight(self, clips: usize) -> f64 {
+        match (self, clips) {
+            (_, 0) => 0.0,
+            (Sampler::Shuffle, n) => n as f64,
+            (Sampler::Balanced, _) => 1.0,
+            (Sampler::Sqrt, n) => (n as f64).sqrt(),
+        }
+    }
 }
 
 /// The clip indices of one epoch, drawn as `sampler` says; within a class,
@@ -192,7 +203,10 @@ pub fn epoch_order<R: Rng>(
     if by_class.is_empty() {
         return Vec::new();
     }
-    let weights: Vec<f64> = by_class.iter().map(|m| (m.len() as f64).sqrt()).collect();
+    let weights: Vec<f64> = by_class
+        .iter()
+        .map(|m| Sampler::Sqrt.class_weight(m.len()))
+        .collect();
     let total: f64 = weights.iter().sum();
     (0..labels.len())
         .map(|_| {

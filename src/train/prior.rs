@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::train::clips::Sampler;
 use crate::util::atomic_write_str;
 
 /// The train split's class counts and the sampler that drew from them.
@@ -50,21 +51,26 @@ impl ClassPrior {
 
     /// Class frequencies of the train split.
     pub fn natural(&self) -> Vec<f64> {
-        normalised(self.train_clips.iter().map(|&n| n as f64))
+        self.drawn_by(Sampler::Shuffle)
     }
 
     /// Class frequencies of the batches the sampler draws (classes without
     /// train clips are never drawn).
     pub fn sampled(&self) -> Vec<f64> {
-        let present = |n: usize, weight: f64| if n > 0 { weight } else { 0.0 };
-        match self.sampler.as_str() {
-            "balanced" => normalised(self.train_clips.iter().map(|&n| present(n, 1.0))),
-            "sqrt" => normalised(
-                self.train_clips
-                    .iter()
-                    .map(|&n| present(n, (n as f64).sqrt())),
-            ),
-            _ => self.natural(),
+        self.drawn_by(Sampler::from_name(&self.sampler))
+    }
+
+    fn drawn_by(&self, sampler: Sampler) -> Vec<f64> {
+        let weights: Vec<f64> = self
+            .train_clips
+            .iter()
+            .map(|&n| sampler.class_weight(n))
+            .collect();
+        let total: f64 = weights.iter().sum();
+        if total > 0.0 {
+            weights.iter().map(|w| w / total).collect()
+        } else {
+            weights
         }
     }
 
@@ -138,16 +144,6 @@ pub fn correct_rows(rows: &mut [f32], factors: &[f32]) {
         if total > 0.0 {
             row.iter_mut().for_each(|p| *p /= total);
         }
-    }
-}
-
-fn normalised(weights: impl Iterator<Item = f64>) -> Vec<f64> {
-    let weights: Vec<f64> = weights.collect();
-    let total: f64 = weights.iter().sum();
-    if total > 0.0 {
-        weights.iter().map(|w| w / total).collect()
-    } else {
-        weights
     }
 }
 

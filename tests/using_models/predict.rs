@@ -63,38 +63,12 @@ pub fn val_files(manifest: &Path) -> Vec<(String, String)> {
 fn predict_reproduces_evaluate_and_follows_a_long_recording() {
     let dir = tempfile::tempdir().unwrap();
     let (run, manifest) = trained_run(dir.path());
-    let evaluated = soundclass_json(
-        &[
-            "evaluate",
-            "--run",
-            run.to_str().unwrap(),
-            "--split",
-            "val",
-            "--device",
-            "cpu",
-            "--json",
-        ],
-        0,
-    );
+    let evaluated = evaluate_val(&run);
 
     // The val clips through `predict`, with evaluate's window protocol.
     let files = val_files(&manifest);
     let out_csv = dir.path().join("predictions.csv");
-    let mut args = vec![
-        "predict".to_string(),
-        "--model".into(),
-        run.display().to_string(),
-        "--out".into(),
-        out_csv.display().to_string(),
-        "--middle".into(),
-        "60".into(),
-        "--device".into(),
-        "cpu".into(),
-        "--json".into(),
-    ];
-    args.extend(files.iter().map(|(p, _)| p.clone()));
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let predicted = soundclass_json(&refs, 0);
+    let predicted = predict_val(&run, &manifest, &out_csv);
     let results = predicted["results"].as_array().unwrap();
     assert_eq!(results.len(), files.len());
     let classes = ["low", "high"];
@@ -195,10 +169,9 @@ fn predict_reproduces_evaluate_and_follows_a_long_recording() {
     );
 }
 
-/// Each val file's class probabilities from `predict` (evaluate's window
-/// protocol) and `evaluate`'s val loss, for `run`.
-fn val_probabilities(run: &Path, manifest: &Path) -> (Vec<Vec<f64>>, f64) {
-    let evaluated = soundclass_json(
+/// `evaluate --json` of `run` on its val split.
+fn evaluate_val(run: &Path) -> serde_json::Value {
+    soundclass_json(
         &[
             "evaluate",
             "--run",
@@ -210,13 +183,18 @@ fn val_probabilities(run: &Path, manifest: &Path) -> (Vec<Vec<f64>>, f64) {
             "--json",
         ],
         0,
-    );
+    )
+}
+
+/// `predict --json` of `run` over the val files of `manifest`, with
+/// evaluate's window protocol, its CSV written to `out_csv`.
+fn predict_val(run: &Path, manifest: &Path, out_csv: &Path) -> serde_json::Value {
     let mut args = vec![
         "predict".to_string(),
         "--model".into(),
         run.display().to_string(),
         "--out".into(),
-        run.join("predictions.csv").display().to_string(),
+        out_csv.display().to_string(),
         "--middle".into(),
         "60".into(),
         "--device".into(),
@@ -225,7 +203,14 @@ fn val_probabilities(run: &Path, manifest: &Path) -> (Vec<Vec<f64>>, f64) {
     ];
     args.extend(val_files(manifest).into_iter().map(|(p, _)| p));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let predicted = soundclass_json(&refs, 0);
+    soundclass_json(&refs, 0)
+}
+
+/// Each val file's class probabilities from `predict` (evaluate's window
+/// protocol) and `evaluate`'s val loss, for `run`.
+fn val_probabilities(run: &Path, manifest: &Path) -> (Vec<Vec<f64>>, f64) {
+    let evaluated = evaluate_val(run);
+    let predicted = predict_val(run, manifest, &run.join("predictions.csv"));
     let rows = predicted["results"]
         .as_array()
         .unwrap()
