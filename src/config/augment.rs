@@ -19,6 +19,14 @@ pub struct AugmentConfig {
     /// SpecAugment frequency masks per example and largest width (Mel bins).
     pub freq_masks: usize,
     pub freq_mask_bins: usize,
+    /// Freq-MixStyle (Schmid et al., DCASE 2022's device-generalisation
+    /// systems): with this chance per clip, each Mel bin's mean and
+    /// standard deviation over time are mixed with a partner clip's by a
+    /// weight drawn from Beta(mixstyle_alpha, mixstyle_alpha), so the
+    /// recording's spectral colour varies while its time structure and
+    /// label stay.
+    pub mixstyle_prob: f64,
+    pub mixstyle_alpha: f64,
 
     /// Gain uniform in [-gain_db, +gain_db] dB.
     pub gain_prob: f64,
@@ -70,6 +78,8 @@ impl Default for AugmentConfig {
             time_mask_frames: 20,
             freq_masks: 0,
             freq_mask_bins: 8,
+            mixstyle_prob: 0.0,
+            mixstyle_alpha: 0.3,
             gain_prob: 0.0,
             gain_db: 6.0,
             eq_prob: 0.0,
@@ -130,6 +140,21 @@ impl AugmentConfig {
         };
         if !(self.mixup_alpha >= 0.0 && self.mixup_alpha.is_finite()) {
             return bad("mixup_alpha", "must be a finite number >= 0".into());
+        }
+        if !(0.0..=1.0).contains(&self.mixstyle_prob) {
+            return bad(
+                "mixstyle_prob",
+                format!(
+                    "is a probability: must be in [0, 1] (got {})",
+                    self.mixstyle_prob
+                ),
+            );
+        }
+        if !(self.mixstyle_alpha > 0.0 && self.mixstyle_alpha.is_finite()) {
+            return bad(
+                "mixstyle_alpha",
+                format!("must be a finite number > 0 (got {})", self.mixstyle_alpha),
+            );
         }
         for (key, p) in self.waveform_probabilities() {
             if !(0.0..=1.0).contains(&p) {
@@ -243,5 +268,15 @@ mod tests {
             ..base()
         };
         assert_eq!(error_key(crossing, 32000), "augment.bandpass_low_hz");
+        let mixstyle = AugmentConfig {
+            mixstyle_prob: -0.1,
+            ..base()
+        };
+        assert_eq!(error_key(mixstyle, 16000), "augment.mixstyle_prob");
+        let alpha = AugmentConfig {
+            mixstyle_alpha: 0.0,
+            ..base()
+        };
+        assert_eq!(error_key(alpha, 16000), "augment.mixstyle_alpha");
     }
 }

@@ -1,5 +1,5 @@
 //! The CNN's input: log-Mel of a batch of crops on the training device,
-//! then SpecAugment masks and mixup.
+//! then Freq-MixStyle, SpecAugment masks and mixup.
 //!
 //! On a wgpu device the log-Mel is computed there by our WGSL kernels
 //! (`gpu::GpuMel`), straight from the waveform tensor. On the CPU backends
@@ -153,6 +153,9 @@ pub struct AugmentDraw {
     pub keep: Option<Vec<f32>>,
     /// Mixup weight and partner of each clip.
     pub mixup: Option<(f32, Vec<usize>)>,
+    /// Freq-MixStyle: per clip, the weight of its own statistics (1 = left
+    /// as it is) and its partner; `None` when no clip is mixed.
+    pub mixstyle: Option<(Vec<f32>, Vec<usize>)>,
 }
 
 impl AugmentDraw {
@@ -197,8 +200,47 @@ impl AugmentDraw {
         } else {
             None
         };
-        Ok(Self { keep, mixup })
+        // Drawn last, so that batches without it keep the draws they had
+        // before the option existed.
+        let mixstyle = draw_mixstyle(config, clips, rng)?;
+        Ok(Self {
+            keep,
+            mixup,
+            mixstyle,
+        })
     }
+}
+
+/// Per clip: mixed with chance `mixstyle_prob`, its own statistics'
+/// weight from Beta(alpha, alpha); a random partner.
+fn draw_mixstyle<R: Rng>(
+    config: &AugmentConfig,
+    clips: usize,
+    rng: &mut R,
+) -> Result<Option<(Vec<f32>, Vec<usize>)>> {
+    if config.mixstyle_prob <= 0.0 || clips < 2 {
+        return Ok(None);
+    }
+    let beta = Beta::new(config.mixstyle_alpha, config.mixstyle_alpha).map_err(|e| {
+        Error::ConfigValue {
+            key: "augment.mixstyle_alpha".into(),
+            reason: e.to_string(),
+        }
+    })?;
+    let own: Vec<f32> = (0..clips)
+        .map(|_| {
+            let mixed = rng.random_bool(config.mixstyle_prob);
+            let weight = beta.sample(rng) as f32;
+            if mixed {
+                weight
+            } else {
+                1.0
+            }
+        })
+        .collect();
+    let mut partner: Vec<usize> = (0..clips).collect();
+    rand::seq::SliceRandom::shuffle(partner.as_mut_slice(), rng);
+    Ok(own.iter().any(|&w| w < 1.0).then_some((own, partner)))
 }
 
 /// SpecAugment's span: width uniform in `0..=max_width`, start uniform.
@@ -240,12 +282,16 @@ pub fn soft_targets(
     out
 }
 
-/// Masks (masked cells take the clip's mean, the neutral value after the
-/// model's input batch norm) and mixup of `[clips, frames, mels]` inputs.
+/// Freq-MixStyle, masks (masked cells take the clip's mean, the neutral
+/// value after the model's input batch norm) and mixup of `[clips, frames,
+/// mels]` inputs.
 pub fn apply_augment(x: Tensor<3>, draw: &AugmentDraw) -> Tensor<3> {
     let device = x.device();
     let [clips, frames, mels] = x.dims();
     let mut x = x;
+    if let Some((own, partner)) = &draw.mixstyle {
+        x = freq_mixstyle(x, own, partner);
+    }
     if let Some(keep) = &draw.keep {
         let keep = Tensor::<3>::from_data(
             TensorData::new(keep.clone(), [clips, frames, mels]),
@@ -262,6 +308,26 @@ pub fn apply_augment(x: Tensor<3>, draw: &AugmentDraw) -> Tensor<3> {
         x = x * *lambda + other * (1.0 - *lambda);
     }
     x
+}
+
+/// Each clip's Mel bins standardised over time, then given the mix `own *
+/// its statistics + (1 - own) * its partner's` (mean and standard
+/// deviation per bin).
+fn freq_mixstyle(x: Tensor<3>, own: &[f32], partner: &[usize]) -> Tensor<3> {
+    let device = x.device();
+    let clips = own.len();
+    let mean = x.clone().mean_dim(1);
+    let centred = x - mean.clone();
+    let std = (centred.clone().powi_scalar(2).mean_dim(1) + 1e-6).sqrt();
+    let normalised = centred / std.clone();
+    let index: Vec<i64> = partner.iter().map(|&p| p as i64).collect();
+    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [clips]), &device);
+    let own = Tensor::<3>::from_data(TensorData::new(own.to_vec(), [clips, 1, 1]), &device);
+    let other = own.clone().neg() + 1.0;
+    let mix = |stat: Tensor<3>| {
+        stat.clone() * own.clone() + stat.select(0, index.clone()) * other.clone()
+    };
+    normalised * mix(std) + mix(mean)
 }
 
 /// Mean cross-entropy of `logits` against soft `targets` (both `[clips,
@@ -319,11 +385,103 @@ mod tests {
         let draw = AugmentDraw {
             keep: Some(vec![1.0, 0.0, 1.0, 1.0]),
             mixup: None,
+            mixstyle: None,
         };
         let y: Vec<f32> = apply_augment(x, &draw)
             .into_data()
             .try_to_vec::<f32>()
             .unwrap();
         assert_eq!(y, vec![1.0, 4.0, 5.0, 7.0]);
+    }
+
+    /// Per-bin mean and std over time of `[clips, frames, mels]` data.
+    fn bin_stats(data: &[f32], clips: usize, frames: usize, mels: usize) -> Vec<(f32, f32)> {
+        let mut out = Vec::new();
+        for c in 0..clips {
+            for m in 0..mels {
+                let v: Vec<f32> = (0..frames)
+                    .map(|t| data[(c * frames + t) * mels + m])
+                    .collect();
+                let mean = v.iter().sum::<f32>() / frames as f32;
+                let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / frames as f32;
+                out.push((mean, var.sqrt()));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn mixstyle_moves_each_bins_statistics_and_keeps_the_time_pattern() {
+        let (clips, frames, mels) = (2, 50, 3);
+        let data: Vec<f32> = (0..clips * frames * mels)
+            .map(|i| {
+                let (c, t, m) = (i / (frames * mels), (i / mels) % frames, i % mels);
+                let scale = [1.0, 4.0][c] * (m + 1) as f32;
+                [-40.0, -10.0][c] + m as f32 + scale * ((t as f32) * (0.3 + 0.2 * m as f32)).sin()
+            })
+            .collect();
+        let before = bin_stats(&data, clips, frames, mels);
+        let x = Tensor::<3>::from_data(
+            TensorData::new(data.clone(), [clips, frames, mels]),
+            &Device::flex(),
+        );
+        let draw = AugmentDraw {
+            keep: None,
+            mixup: None,
+            mixstyle: Some((vec![0.25, 1.0], vec![1, 0])),
+        };
+        let y: Vec<f32> = apply_augment(x, &draw).into_data().try_to_vec().unwrap();
+        let after = bin_stats(&y, clips, frames, mels);
+        for m in 0..mels {
+            // Clip 0 takes a quarter of its own statistics, three quarters of clip 1's.
+            let (own, other) = (before[m], before[mels + m]);
+            let (mean, std) = after[m];
+            assert!(
+                (mean - (0.25 * own.0 + 0.75 * other.0)).abs() < 1e-3,
+                "bin {m}: {mean}"
+            );
+            assert!(
+                (std - (0.25 * own.1 + 0.75 * other.1)).abs() < 1e-3,
+                "bin {m}: {std}"
+            );
+            // Its time pattern is kept: standardised frames are unchanged.
+            for t in 0..frames {
+                let z_before = (data[t * mels + m] - own.0) / own.1;
+                let z_after = (y[t * mels + m] - mean) / std;
+                assert!((z_before - z_after).abs() < 1e-3);
+            }
+        }
+        // Clip 1 (weight 1) is left as it was.
+        for (a, b) in data[frames * mels..].iter().zip(&y[frames * mels..]) {
+            assert!((a - b).abs() < 1e-3, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn mixstyle_is_drawn_per_clip_with_its_probability() {
+        let config = |p: f64| AugmentConfig {
+            mixstyle_prob: p,
+            mixstyle_alpha: 0.3,
+            ..AugmentConfig::default()
+        };
+        let mut rng = epoch_rng(7, 0, stream::AUGMENT);
+        assert_eq!(
+            AugmentDraw::draw(&config(0.0), 32, 10, 4, &mut rng)
+                .unwrap()
+                .mixstyle,
+            None
+        );
+        let mut mixed = 0;
+        for _ in 0..50 {
+            let draw = AugmentDraw::draw(&config(0.5), 32, 10, 4, &mut rng).unwrap();
+            let (own, partner) = draw.mixstyle.unwrap();
+            assert!(own.iter().all(|w| (0.0..=1.0).contains(w)));
+            mixed += own.iter().filter(|&&w| w < 1.0).count();
+            let mut sorted = partner.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..32).collect::<Vec<_>>());
+        }
+        // 1600 clips at 0.5: 800 expected, std 20.
+        assert!((700..900).contains(&mixed), "{mixed}");
     }
 }

@@ -166,6 +166,10 @@ pub fn hparams_of(config: &Config) -> Vec<(String, HParamValue)> {
             number(config.augment.mixup_alpha),
         ),
         (
+            "augment.mixstyle_prob".into(),
+            number(config.augment.mixstyle_prob),
+        ),
+        (
             "augment.time_masks".into(),
             number(config.augment.time_masks as f64),
         ),
