@@ -141,22 +141,14 @@ impl AugmentConfig {
         if !(self.mixup_alpha >= 0.0 && self.mixup_alpha.is_finite()) {
             return bad("mixup_alpha", "must be a finite number >= 0".into());
         }
-        if !(0.0..=1.0).contains(&self.mixstyle_prob) {
-            return bad(
-                "mixstyle_prob",
-                format!(
-                    "is a probability: must be in [0, 1] (got {})",
-                    self.mixstyle_prob
-                ),
-            );
-        }
         if !(self.mixstyle_alpha > 0.0 && self.mixstyle_alpha.is_finite()) {
             return bad(
                 "mixstyle_alpha",
                 format!("must be a finite number > 0 (got {})", self.mixstyle_alpha),
             );
         }
-        for (key, p) in self.waveform_probabilities() {
+        let mixstyle = ("mixstyle_prob", self.mixstyle_prob);
+        for (key, p) in self.waveform_probabilities().into_iter().chain([mixstyle]) {
             if !(0.0..=1.0).contains(&p) {
                 return bad(
                     key,

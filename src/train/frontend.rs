@@ -187,16 +187,8 @@ impl AugmentDraw {
             keep
         });
         let mixup = if config.mixup_alpha > 0.0 && clips > 1 {
-            let beta = Beta::new(config.mixup_alpha, config.mixup_alpha).map_err(|e| {
-                Error::ConfigValue {
-                    key: "augment.mixup_alpha".into(),
-                    reason: e.to_string(),
-                }
-            })?;
-            let lambda = beta.sample(rng) as f32;
-            let mut partner: Vec<usize> = (0..clips).collect();
-            rand::seq::SliceRandom::shuffle(partner.as_mut_slice(), rng);
-            Some((lambda, partner))
+            let lambda = symmetric_beta("mixup_alpha", config.mixup_alpha)?.sample(rng) as f32;
+            Some((lambda, partners(clips, rng)))
         } else {
             None
         };
@@ -221,12 +213,7 @@ fn draw_mixstyle<R: Rng>(
     if config.mixstyle_prob <= 0.0 || clips < 2 {
         return Ok(None);
     }
-    let beta = Beta::new(config.mixstyle_alpha, config.mixstyle_alpha).map_err(|e| {
-        Error::ConfigValue {
-            key: "augment.mixstyle_alpha".into(),
-            reason: e.to_string(),
-        }
-    })?;
+    let beta = symmetric_beta("mixstyle_alpha", config.mixstyle_alpha)?;
     let own: Vec<f32> = (0..clips)
         .map(|_| {
             let mixed = rng.random_bool(config.mixstyle_prob);
@@ -238,9 +225,29 @@ fn draw_mixstyle<R: Rng>(
             }
         })
         .collect();
+    let partner = partners(clips, rng);
+    Ok(own.iter().any(|&w| w < 1.0).then_some((own, partner)))
+}
+
+/// Beta(alpha, alpha) for the `[augment]` key `key`.
+fn symmetric_beta(key: &str, alpha: f64) -> Result<Beta<f64>> {
+    Beta::new(alpha, alpha).map_err(|e| Error::ConfigValue {
+        key: format!("augment.{key}"),
+        reason: e.to_string(),
+    })
+}
+
+/// Each clip's partner for mixing: a random permutation of the batch.
+fn partners<R: Rng>(clips: usize, rng: &mut R) -> Vec<usize> {
     let mut partner: Vec<usize> = (0..clips).collect();
     rand::seq::SliceRandom::shuffle(partner.as_mut_slice(), rng);
-    Ok(own.iter().any(|&w| w < 1.0).then_some((own, partner)))
+    partner
+}
+
+/// `partner` as an index tensor for `select` along the batch.
+fn partner_index(partner: &[usize], device: &Device) -> Tensor<1, Int> {
+    let index: Vec<i64> = partner.iter().map(|&p| p as i64).collect();
+    Tensor::<1, Int>::from_data(TensorData::new(index, [partner.len()]), device)
 }
 
 /// SpecAugment's span: width uniform in `0..=max_width`, start uniform.
@@ -302,9 +309,7 @@ pub fn apply_augment(x: Tensor<3>, draw: &AugmentDraw) -> Tensor<3> {
         x = x * keep + masked * mean;
     }
     if let Some((lambda, partner)) = &draw.mixup {
-        let index: Vec<i64> = partner.iter().map(|&p| p as i64).collect();
-        let index = Tensor::<1, Int>::from_data(TensorData::new(index, [clips]), &device);
-        let other = x.clone().select(0, index);
+        let other = x.clone().select(0, partner_index(partner, &device));
         x = x * *lambda + other * (1.0 - *lambda);
     }
     x
@@ -320,8 +325,7 @@ fn freq_mixstyle(x: Tensor<3>, own: &[f32], partner: &[usize]) -> Tensor<3> {
     let centred = x - mean.clone();
     let std = (centred.clone().powi_scalar(2).mean_dim(1) + 1e-6).sqrt();
     let normalised = centred / std.clone();
-    let index: Vec<i64> = partner.iter().map(|&p| p as i64).collect();
-    let index = Tensor::<1, Int>::from_data(TensorData::new(index, [clips]), &device);
+    let index = partner_index(partner, &device);
     let own = Tensor::<3>::from_data(TensorData::new(own.to_vec(), [clips, 1, 1]), &device);
     let other = own.clone().neg() + 1.0;
     let mix = |stat: Tensor<3>| {
