@@ -1,6 +1,7 @@
 //! The `soundclass` command line. The binary parses [`Cli`] and hands it to
 //! [`execute`]; everything here returns the library's typed errors.
 
+mod data;
 mod evaluate;
 mod predict;
 mod report;
@@ -9,19 +10,14 @@ mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::bench;
 use crate::config::Config;
-use crate::data::audioset::{self, ImportOptions, MultiPolicy, Ontology};
-use crate::data::check::{check_manifest, CheckOptions, ValidateReport};
-use crate::data::scan::{scan_tree, GroupBy};
 use crate::data::spectrograms::report_skipped;
 use crate::data::spectrograms::{export_spectrograms, MelEngine};
-use crate::data::stats::{format_stats_table, manifest_stats};
-use crate::data::{Manifest, Split, SplitFractions};
+use crate::data::Manifest;
 use crate::dsp::MelSpectrogram;
 use crate::error::{Error, Result};
 use crate::features::{extract_features, FeatureTable};
@@ -31,7 +27,6 @@ use crate::train::cnn::{train, TrainRequest};
 use crate::train::device::DeviceChoice;
 use crate::train::folds::{train_folds, FoldsRequest};
 use crate::train::run_folder;
-use crate::util::absolute;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,7 +61,7 @@ impl ConfigArgs {
 pub enum Command {
     /// Build, import, check and describe datasets.
     #[command(subcommand)]
-    Data(DataCommand),
+    Data(data::DataCommand),
     /// Compute log-Mel spectrograms for a manifest.
     Spectrogram(SpectrogramArgs),
     /// Hand-made features (MFCC, chroma, spectral, ZCR, RMS, tempo) per clip.
@@ -255,84 +250,10 @@ pub struct BaselineArgs {
     pub json: bool,
 }
 
-/// Arguments of a command whose implementation has not landed yet.
-#[derive(Debug, Subcommand)]
-pub enum DataCommand {
-    /// Folder-per-class tree (class = first folder level) to a manifest with
-    /// stratified, grouped splits.
-    Scan {
-        dir: PathBuf,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, default_value_t = 0.15)]
-        val: f64,
-        #[arg(long, default_value_t = 0.15)]
-        test: f64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        #[arg(long, value_enum, default_value_t = GroupBy::Parent)]
-        group_by: GroupBy,
-        #[arg(long)]
-        json: bool,
-    },
-    /// AudioSet segment CSV + ontology to a manifest.
-    ImportAudioset {
-        #[arg(long)]
-        segments: PathBuf,
-        #[arg(long)]
-        ontology: PathBuf,
-        #[arg(long)]
-        audio_dir: PathBuf,
-        #[arg(
-            long,
-            value_delimiter = ',',
-            default_value = "Speech,Music,Animal,Vehicle"
-        )]
-        classes: Vec<String>,
-        #[arg(long)]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value_t = MultiPolicy::Drop)]
-        multi: MultiPolicy,
-        /// File name of a segment's audio: {ytid} {start} {end} {start_ms} {end_ms}.
-        #[arg(long, default_value = "{ytid}_{start}.wav")]
-        path_template: String,
-        /// Split written for the imported clips.
-        #[arg(long, default_value = "train")]
-        split: String,
-        /// Fraction of clips carved out as `val` (stratified).
-        #[arg(long, default_value_t = 0.0)]
-        val: f64,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
-        /// Keep rows whose audio file is not there (yet).
-        #[arg(long)]
-        keep_missing: bool,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Decode every clip and report unreadable, empty, silent or too-short ones.
-    Validate {
-        manifest: PathBuf,
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// Exit 0 even when bad clips are found.
-        #[arg(long)]
-        allow_bad: bool,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Clips, hours and duration quantiles per class and split.
-    Stats {
-        manifest: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
 /// Run a parsed command line.
 pub fn execute(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Data(cmd) => data(cmd),
+        Command::Data(cmd) => data::execute(cmd),
         Command::Spectrogram(args) => spectrogram(args),
         Command::Features(args) => features(args),
         Command::Baseline(args) => baseline(args),
@@ -731,148 +652,4 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
         .map_err(|e| Error::InvalidArgument(format!("serialising output: {e}")))?;
     println!("{text}");
     Ok(())
-}
-
-fn manifest_dir(out: &Path) -> PathBuf {
-    absolute(out)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn data(cmd: DataCommand) -> Result<ExitCode> {
-    match cmd {
-        DataCommand::Scan {
-            dir,
-            out,
-            val,
-            test,
-            seed,
-            group_by,
-            json,
-        } => {
-            let manifest = scan_tree(
-                &dir,
-                &manifest_dir(&out),
-                SplitFractions::new(val, test)?,
-                seed,
-                group_by,
-            )?;
-            manifest.write(&out)?;
-            let count = |split: Split| manifest.clips.iter().filter(|c| c.split == split).count();
-            let summary = serde_json::json!({
-                "manifest": out,
-                "clips": manifest.clips.len(),
-                "classes": manifest.labels(),
-                "train": count(Split::Train),
-                "val": count(Split::Val),
-                "test": count(Split::Test),
-            });
-            if json {
-                print_json(&summary)?;
-            } else {
-                println!(
-                    "wrote {} clips of {} classes to {} (train {}, val {}, test {})",
-                    manifest.clips.len(),
-                    manifest.labels().len(),
-                    out.display(),
-                    count(Split::Train),
-                    count(Split::Val),
-                    count(Split::Test)
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        DataCommand::ImportAudioset {
-            segments,
-            ontology,
-            audio_dir,
-            classes,
-            out,
-            multi,
-            path_template,
-            split,
-            val,
-            seed,
-            keep_missing,
-            json,
-        } => {
-            let split: Split = split.parse().map_err(Error::InvalidArgument)?;
-            let segs = audioset::read_segments(&segments)?;
-            let ontology = Ontology::load(&ontology)?;
-            let options = ImportOptions {
-                classes,
-                audio_dir,
-                manifest_dir: manifest_dir(&out),
-                path_template,
-                multi,
-                split,
-                val_fraction: val,
-                seed,
-                keep_missing,
-            };
-            let (manifest, report) = audioset::import(&segs, &ontology, &options)?;
-            manifest.write(&out)?;
-            if json {
-                print_json(&report)?;
-            } else {
-                println!("{} segments in {}", report.segments, segments.display());
-                for (class, n) in &report.single {
-                    println!("  {class:<12} {n:>7}");
-                }
-                println!("  {:<12} {:>7}", "multi-class", report.multi);
-                println!("  {:<12} {:>7}", "none", report.none);
-                println!(
-                    "missing audio files: {}; dropped: {}; wrote {} rows to {}",
-                    report.missing_audio,
-                    report.dropped,
-                    report.written,
-                    out.display()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        DataCommand::Validate {
-            manifest,
-            config,
-            allow_bad,
-            json,
-        } => {
-            let config = config.load()?;
-            let started = Instant::now();
-            let m = Manifest::load(&manifest)?;
-            let options = CheckOptions {
-                min_seconds: config.data.min_seconds,
-                silence_dbfs: config.data.silence_dbfs,
-                classes: config.data.classes.clone(),
-            };
-            let checks = check_manifest(&m, &options, json);
-            let report = ValidateReport::new(&manifest, checks, started.elapsed().as_secs_f64());
-            if json {
-                print_json(&report)?;
-            } else {
-                print!("{}", report.to_text());
-            }
-            Ok(if report.bad.is_empty() || allow_bad {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        DataCommand::Stats { manifest, json } => {
-            let m = Manifest::load(&manifest)?;
-            let (stats, errors) = manifest_stats(&m, json);
-            if json {
-                print_json(
-                    &serde_json::json!({ "manifest": manifest, "stats": stats, "unreadable": errors }),
-                )?;
-            } else {
-                print!("{}", format_stats_table(&stats));
-                for e in &errors {
-                    eprintln!("skipped: {e}");
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-    }
 }

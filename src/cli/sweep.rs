@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 use super::print_json;
 use crate::error::Result;
@@ -16,254 +16,291 @@ use crate::train::device::DeviceChoice;
 #[derive(Debug, Subcommand)]
 pub enum SweepCommand {
     /// Start a sweep from a spec (experiments/*.toml).
-    Run {
-        spec: PathBuf,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// Override a config key in every trial, after the point's values.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// Sweep folder, exactly (default: runs/sweeps/<name>/<UTC time>).
-        #[arg(long)]
-        sweep_dir: Option<PathBuf>,
-        /// Trials run at once, each in its own process with an equal share
-        /// of the cores.
-        #[arg(long, default_value_t = 1)]
-        workers: usize,
-        /// One worker per listed GPU (e.g. 0,1,2,3): each sees only its own
-        /// (CUDA_VISIBLE_DEVICES, and the wgpu adapter of that index).
-        #[arg(long, value_delimiter = ',', value_name = "LIST")]
-        devices: Vec<usize>,
-        /// List every trial's overrides and exit.
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Run(RunArgs),
     /// Continue a stopped sweep: finished trials are kept, interrupted ones
     /// continue from their last checkpoint.
-    Resume {
-        sweep_dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// Run failed trials again.
-        #[arg(long)]
-        retry_failed: bool,
-        #[arg(long, default_value_t = 1)]
-        workers: usize,
-        /// One worker per listed GPU, as for `sweep run`.
-        #[arg(long, value_delimiter = ',', value_name = "LIST")]
-        devices: Vec<usize>,
-        #[arg(long)]
-        json: bool,
-    },
+    Resume(ResumeArgs),
     /// Take pending trials of a sweep folder and run them until none is
     /// left (what `--workers` and cluster jobs run).
-    Worker {
-        sweep_dir: PathBuf,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// No progress output.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Worker(WorkerArgs),
     /// Run a sweep as a Slurm job array: writes SWEEP_DIR/slurm/sweep.sbatch
     /// (tasks run `sweep worker`, save on SIGTERM and requeue before the
     /// time limit) and submits it with sbatch.
-    Submit {
-        /// A sweep folder, or a spec (a new sweep folder is made from it).
-        target: PathBuf,
-        /// Submit to Slurm (the one scheduler supported).
-        #[arg(long, required = true)]
-        slurm: bool,
-        /// Array tasks (workers) running at once.
-        #[arg(long, default_value_t = 4)]
-        array_parallel: usize,
-        /// Generic resources per task, e.g. gpu:1.
-        #[arg(long)]
-        gres: Option<String>,
-        #[arg(long, default_value_t = 2)]
-        cpus_per_task: usize,
-        /// Time limit per task (MM, HH:MM:SS or D-HH:MM:SS).
-        #[arg(long)]
-        time: Option<String>,
-        #[arg(long)]
-        partition: Option<String>,
-        /// Memory per task, e.g. 16G.
-        #[arg(long)]
-        mem: Option<String>,
-        /// The device each worker trains on.
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-        device: DeviceChoice,
-        /// With a spec: override a config key in every trial.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        sets: Vec<String>,
-        /// With a spec: the sweep folder, exactly.
-        #[arg(long)]
-        sweep_dir: Option<PathBuf>,
-        /// Write and print the script, do not submit.
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long)]
-        json: bool,
-    },
+    Submit(SubmitArgs),
     /// Every trial's parameters, state, epochs, objective and wall time.
-    Status {
-        sweep_dir: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    spec: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Override a config key in every trial, after the point's values.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Sweep folder, exactly (default: runs/sweeps/<name>/<UTC time>).
+    #[arg(long)]
+    sweep_dir: Option<PathBuf>,
+    /// Trials run at once, each in its own process with an equal share
+    /// of the cores.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// One worker per listed GPU (e.g. 0,1,2,3): each sees only its own
+    /// (CUDA_VISIBLE_DEVICES, and the wgpu adapter of that index).
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    devices: Vec<usize>,
+    /// List every trial's overrides and exit.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    sweep_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// Run failed trials again.
+    #[arg(long)]
+    retry_failed: bool,
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    /// One worker per listed GPU, as for `sweep run`.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    devices: Vec<usize>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    sweep_dir: PathBuf,
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// A sweep folder, or a spec (a new sweep folder is made from it).
+    target: PathBuf,
+    /// Submit to Slurm (the one scheduler supported).
+    #[arg(long, required = true)]
+    slurm: bool,
+    /// Array tasks (workers) running at once.
+    #[arg(long, default_value_t = 4)]
+    array_parallel: usize,
+    /// Generic resources per task, e.g. gpu:1.
+    #[arg(long)]
+    gres: Option<String>,
+    #[arg(long, default_value_t = 2)]
+    cpus_per_task: usize,
+    /// Time limit per task (MM, HH:MM:SS or D-HH:MM:SS).
+    #[arg(long)]
+    time: Option<String>,
+    #[arg(long)]
+    partition: Option<String>,
+    /// Memory per task, e.g. 16G.
+    #[arg(long)]
+    mem: Option<String>,
+    /// The device each worker trains on.
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
+    device: DeviceChoice,
+    /// With a spec: override a config key in every trial.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// With a spec: the sweep folder, exactly.
+    #[arg(long)]
+    sweep_dir: Option<PathBuf>,
+    /// Write and print the script, do not submit.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    sweep_dir: PathBuf,
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn execute(command: SweepCommand) -> Result<ExitCode> {
     match command {
-        SweepCommand::Run {
-            spec,
-            device,
-            sets,
-            sweep_dir,
-            workers,
-            devices,
-            dry_run,
-            json,
-        } => {
-            worker_count(workers, &devices)?;
-            let spec = SweepSpec::load(&spec)?;
-            check_trials(&spec, &sets)?;
-            if dry_run {
-                return print_trials(&spec, json);
-            }
-            crate::interrupt::install()?;
-            let sweep = SweepDir::create(spec, sweep_dir.as_deref(), &sets)?;
-            if !json {
-                eprintln!("sweep folder: {}", sweep.dir.display());
-            }
-            let options = RunOptions {
-                device,
-                overrides: sets,
-                quiet: json,
-            };
-            let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
-            finish(&sweep, table, json)
-        }
-        SweepCommand::Resume {
-            sweep_dir,
-            device,
-            retry_failed,
-            workers,
-            devices,
-            json,
-        } => {
-            worker_count(workers, &devices)?;
-            crate::interrupt::install()?;
-            let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
-            sweep.recover(retry_failed)?;
-            let options = RunOptions {
-                device,
-                overrides,
-                quiet: json,
-            };
-            let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
-            finish(&sweep, table, json)
-        }
-        SweepCommand::Worker {
-            sweep_dir,
-            device,
-            quiet,
-        } => {
-            crate::interrupt::install()?;
-            let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
-            sweep.recover(false)?;
-            sweep.work(&RunOptions {
-                device,
-                overrides,
-                quiet,
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        SweepCommand::Submit {
-            target,
-            slurm: _,
-            array_parallel,
-            gres,
-            cpus_per_task,
-            time,
-            partition,
-            mem,
-            device,
-            sets,
-            sweep_dir,
-            dry_run,
-            json,
-        } => {
-            let options = SlurmOptions {
-                array_parallel,
-                cpus_per_task,
-                gres,
-                time,
-                partition,
-                mem,
-                device,
-            };
-            options.check()?;
-            let sweep = open_or_create(&target, sweep_dir.as_deref(), &sets)?;
-            let (path, script, job) = sweep.submit_slurm(&this_program()?, &options, dry_run)?;
-            if json {
-                print_json(&serde_json::json!({
-                    "sweep_dir": sweep.dir, "script": path, "job": job,
-                }))?;
-            } else if let Some(job) = job {
-                println!(
-                    "submitted job array {} ({} tasks) for {}; `soundclass sweep status {}` follows it",
-                    job.job_id,
-                    job.tasks,
-                    sweep.dir.display(),
-                    sweep.dir.display()
-                );
+        SweepCommand::Run(args) => run(args),
+        SweepCommand::Resume(args) => resume(args),
+        SweepCommand::Worker(args) => worker(args),
+        SweepCommand::Submit(args) => submit(args),
+        SweepCommand::Status(args) => status(args),
+    }
+}
+
+/// `sweep run`: check every trial, then run them (or only list them).
+fn run(args: RunArgs) -> Result<ExitCode> {
+    let RunArgs {
+        spec,
+        device,
+        sets,
+        sweep_dir,
+        workers,
+        devices,
+        dry_run,
+        json,
+    } = args;
+    worker_count(workers, &devices)?;
+    let spec = SweepSpec::load(&spec)?;
+    check_trials(&spec, &sets)?;
+    if dry_run {
+        return print_trials(&spec, json);
+    }
+    crate::interrupt::install()?;
+    let sweep = SweepDir::create(spec, sweep_dir.as_deref(), &sets)?;
+    if !json {
+        eprintln!("sweep folder: {}", sweep.dir.display());
+    }
+    let options = RunOptions {
+        device,
+        overrides: sets,
+        quiet: json,
+    };
+    let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
+    finish(&sweep, table, json)
+}
+
+/// `sweep resume`: recover interrupted trials, then run the rest.
+fn resume(args: ResumeArgs) -> Result<ExitCode> {
+    let ResumeArgs {
+        sweep_dir,
+        device,
+        retry_failed,
+        workers,
+        devices,
+        json,
+    } = args;
+    worker_count(workers, &devices)?;
+    crate::interrupt::install()?;
+    let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
+    sweep.recover(retry_failed)?;
+    let options = RunOptions {
+        device,
+        overrides,
+        quiet: json,
+    };
+    let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
+    finish(&sweep, table, json)
+}
+
+/// `sweep worker`: take pending trials until none is left.
+fn worker(args: WorkerArgs) -> Result<ExitCode> {
+    let WorkerArgs {
+        sweep_dir,
+        device,
+        quiet,
+    } = args;
+    crate::interrupt::install()?;
+    let (sweep, overrides) = SweepDir::open(&sweep_dir)?;
+    sweep.recover(false)?;
+    sweep.work(&RunOptions {
+        device,
+        overrides,
+        quiet,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep submit --slurm`: write the job array script and submit it.
+fn submit(args: SubmitArgs) -> Result<ExitCode> {
+    let SubmitArgs {
+        target,
+        array_parallel,
+        gres,
+        cpus_per_task,
+        time,
+        partition,
+        mem,
+        device,
+        sets,
+        sweep_dir,
+        dry_run,
+        json,
+        slurm,
+    } = args;
+    // clap requires `--slurm`: Slurm is the one scheduler there is.
+    debug_assert!(slurm);
+    let options = SlurmOptions {
+        array_parallel,
+        cpus_per_task,
+        gres,
+        time,
+        partition,
+        mem,
+        device,
+    };
+    options.check()?;
+    let sweep = open_or_create(&target, sweep_dir.as_deref(), &sets)?;
+    let (path, script, job) = sweep.submit_slurm(&this_program()?, &options, dry_run)?;
+    if json {
+        print_json(&serde_json::json!({
+            "sweep_dir": sweep.dir, "script": path, "job": job,
+        }))?;
+    } else if let Some(job) = job {
+        println!(
+            "submitted job array {} ({} tasks) for {}; `soundclass sweep status {}` follows it",
+            job.job_id,
+            job.tasks,
+            sweep.dir.display(),
+            sweep.dir.display()
+        );
+    } else {
+        print!("{script}");
+        eprintln!("written to {} (not submitted)", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `sweep status`: the trial table and the sweep's Slurm jobs.
+fn status(args: StatusArgs) -> Result<ExitCode> {
+    let StatusArgs { sweep_dir, json } = args;
+    let (sweep, _) = SweepDir::open(&sweep_dir)?;
+    let table = sweep.read_table()?;
+    let jobs: Vec<_> = sweep
+        .slurm_jobs()
+        .into_iter()
+        .map(|job| {
+            let queued = queued_tasks(&job.job_id);
+            (job, queued)
+        })
+        .collect();
+    if json {
+        let jobs: Vec<_> = jobs
+            .iter()
+            .map(|(job, queued)| serde_json::json!({ "job": job, "queued_tasks": queued }))
+            .collect();
+        print_json(&serde_json::json!({ "table": table, "slurm_jobs": jobs }))?;
+    } else {
+        print!("{}", status_text(&table));
+        for (job, queued) in &jobs {
+            let queue = if queued.is_empty() {
+                "no task queued or running".to_string()
             } else {
-                print!("{script}");
-                eprintln!("written to {} (not submitted)", path.display());
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        SweepCommand::Status { sweep_dir, json } => {
-            let (sweep, _) = SweepDir::open(&sweep_dir)?;
-            let table = sweep.read_table()?;
-            let jobs: Vec<_> = sweep
-                .slurm_jobs()
-                .into_iter()
-                .map(|job| {
-                    let queued = queued_tasks(&job.job_id);
-                    (job, queued)
-                })
-                .collect();
-            if json {
-                let jobs: Vec<_> = jobs
+                queued
                     .iter()
-                    .map(|(job, queued)| serde_json::json!({ "job": job, "queued_tasks": queued }))
-                    .collect();
-                print_json(&serde_json::json!({ "table": table, "slurm_jobs": jobs }))?;
-            } else {
-                print!("{}", status_text(&table));
-                for (job, queued) in &jobs {
-                    let queue = if queued.is_empty() {
-                        "no task queued or running".to_string()
-                    } else {
-                        queued
-                            .iter()
-                            .map(|(id, state)| format!("{id} {state}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    };
-                    println!(
-                        "slurm job {} ({} tasks, submitted {}): {queue}",
-                        job.job_id, job.tasks, job.submitted_utc
-                    );
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+                    .map(|(id, state)| format!("{id} {state}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "slurm job {} ({} tasks, submitted {}): {queue}",
+                job.job_id, job.tasks, job.submitted_utc
+            );
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `target` as a sweep folder, or a new folder made from `target` as a

@@ -15,8 +15,13 @@ use crate::audio::{AudioConfig, CropPolicy, PadPolicy};
 use crate::error::{Error, Result};
 
 mod augment;
+mod baselines;
 mod serve;
 pub use augment::AugmentConfig;
+pub use baselines::{
+    AdaBoostForestGrid, AdaBoostTreeGrid, BaselinesConfig, ForestGrid, GbdtGrid, LogisticGrid,
+    MaxFeatures, BASELINE_MODELS,
+};
 pub use serve::ServeConfig;
 
 /// The whole configuration of an experiment. Every section has defaults, so
@@ -412,52 +417,6 @@ pub const MONITORS: [&str; 3] = ["val_accuracy", "val_macro_f1", "val_loss"];
 pub const EVAL_MODES: [&str; 2] = ["center", "windows"];
 pub const OPTIMIZERS: [&str; 3] = ["adam", "adamw", "sgd"];
 
-/// Model names `baselines.models` accepts.
-pub const BASELINE_MODELS: [&str; 5] = [
-    "gbdt",
-    "random_forest",
-    "logistic_regression",
-    "adaboost_tree",
-    "adaboost_forest",
-];
-
-/// Features tried per split in a random-forest tree.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub enum MaxFeatures {
-    Sqrt,
-    Log2,
-    All,
-    Fraction(f64),
-}
-
-impl MaxFeatures {
-    /// `sqrt`, `log2`, `all` or a fraction in (0, 1].
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "sqrt" => Some(Self::Sqrt),
-            "log2" => Some(Self::Log2),
-            "all" => Some(Self::All),
-            other => other
-                .parse::<f64>()
-                .ok()
-                .filter(|f| *f > 0.0 && *f <= 1.0)
-                .map(Self::Fraction),
-        }
-    }
-
-    /// How many of `n_features` to try (at least one), as scikit-learn counts.
-    pub fn count(self, n_features: usize) -> usize {
-        let n = n_features as f64;
-        let k = match self {
-            Self::Sqrt => n.sqrt().floor(),
-            Self::Log2 => n.log2().floor(),
-            Self::All => n,
-            Self::Fraction(f) => (f * n).floor(),
-        };
-        (k as usize).clamp(1, n_features.max(1))
-    }
-}
-
 /// `[features]`: how clips are prepared for the hand-made features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -496,178 +455,6 @@ impl Default for FeaturesConfig {
             pad: PadPolicy::Loop,
             level: FeatureLevel::AsRecorded,
             cache_dir: PathBuf::from("runs/cache/features"),
-        }
-    }
-}
-
-/// `[baselines]`: the models, their grids and the cross-validation.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BaselinesConfig {
-    /// Cross-validation folds for grid search (stratified, grouped).
-    pub cv_folds: usize,
-    /// Seed of fold assignment and of every randomised model.
-    pub seed: u64,
-    /// Which models run, in this order: `gbdt`, `random_forest`,
-    /// `logistic_regression`, `adaboost_tree`, `adaboost_forest`.
-    pub models: Vec<String>,
-    /// Worker threads (0: all cores).
-    pub threads: usize,
-    pub gbdt: GbdtGrid,
-    pub random_forest: ForestGrid,
-    pub logistic_regression: LogisticGrid,
-    pub adaboost_tree: AdaBoostTreeGrid,
-    pub adaboost_forest: AdaBoostForestGrid,
-}
-
-impl Default for BaselinesConfig {
-    fn default() -> Self {
-        Self {
-            cv_folds: 5,
-            seed: 42,
-            models: [
-                "gbdt",
-                "random_forest",
-                "logistic_regression",
-                "adaboost_tree",
-                "adaboost_forest",
-            ]
-            .map(String::from)
-            .to_vec(),
-            threads: 0,
-            gbdt: GbdtGrid::default(),
-            random_forest: ForestGrid::default(),
-            logistic_regression: LogisticGrid::default(),
-            adaboost_tree: AdaBoostTreeGrid::default(),
-            adaboost_forest: AdaBoostForestGrid::default(),
-        }
-    }
-}
-
-/// Gradient-boosted trees (XGBoost's `hist` names in brackets).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GbdtGrid {
-    /// Boosting rounds (`n_estimators`); one tree per class per round.
-    pub n_estimators: Vec<usize>,
-    /// Depth of each tree (`max_depth`).
-    pub max_depth: Vec<usize>,
-    /// Shrinkage (`learning_rate`, eta).
-    pub learning_rate: Vec<f64>,
-    /// Row subsampling per round (`subsample`).
-    pub subsample: Vec<f64>,
-    /// Column subsampling per tree (`colsample_bytree`).
-    pub colsample: Vec<f64>,
-    /// L2 penalty on leaf weights (`reg_lambda`).
-    pub l2: Vec<f64>,
-    /// Minimum hessian sum in a child (`min_child_weight`).
-    pub min_child_weight: Vec<f64>,
-    /// Histogram bins per feature (`max_bin`).
-    pub max_bins: usize,
-    /// Stop when validation loss has not improved for this many rounds
-    /// (refit on train only, against the val split; 0 disables).
-    pub early_stopping_rounds: usize,
-}
-
-impl Default for GbdtGrid {
-    fn default() -> Self {
-        Self {
-            n_estimators: vec![300],
-            max_depth: vec![3, 6],
-            learning_rate: vec![0.05, 0.1],
-            subsample: vec![0.8],
-            colsample: vec![0.8],
-            l2: vec![1.0],
-            min_child_weight: vec![1.0],
-            max_bins: 256,
-            early_stopping_rounds: 30,
-        }
-    }
-}
-
-/// Random forest of Gini trees on bootstrap samples.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ForestGrid {
-    pub n_estimators: Vec<usize>,
-    /// Maximum tree depth; 0 grows until leaves are pure.
-    pub max_depth: Vec<usize>,
-    /// Features tried per split: `sqrt`, `log2`, `all` or a fraction like `0.3`.
-    pub max_features: Vec<String>,
-    pub min_samples_leaf: Vec<usize>,
-}
-
-impl Default for ForestGrid {
-    fn default() -> Self {
-        Self {
-            n_estimators: vec![300],
-            max_depth: vec![0],
-            max_features: vec!["sqrt".into(), "log2".into()],
-            min_samples_leaf: vec![1, 3],
-        }
-    }
-}
-
-/// Multinomial logistic regression with an L2 penalty.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogisticGrid {
-    /// Inverse regularisation strength, as scikit-learn's `C`.
-    pub c: Vec<f64>,
-    /// Iteration cap of the L-BFGS solver.
-    pub max_iter: usize,
-}
-
-impl Default for LogisticGrid {
-    fn default() -> Self {
-        Self {
-            c: vec![0.01, 0.1, 1.0, 10.0],
-            max_iter: 1000,
-        }
-    }
-}
-
-/// AdaBoost (SAMME) over shallow decision trees (depth 1: stumps).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdaBoostTreeGrid {
-    pub n_estimators: Vec<usize>,
-    pub learning_rate: Vec<f64>,
-    pub max_depth: Vec<usize>,
-}
-
-impl Default for AdaBoostTreeGrid {
-    fn default() -> Self {
-        Self {
-            n_estimators: vec![100, 300],
-            learning_rate: vec![0.5, 1.0],
-            max_depth: vec![1, 3],
-        }
-    }
-}
-
-/// AdaBoost (SAMME) whose base learner is a small random forest, as the
-/// seed study ran it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdaBoostForestGrid {
-    pub n_estimators: Vec<usize>,
-    pub learning_rate: Vec<f64>,
-    /// Trees in each base forest.
-    pub forest_trees: Vec<usize>,
-    /// Depth of the base forests' trees (0: unlimited).
-    pub forest_max_depth: Vec<usize>,
-    pub max_features: Vec<String>,
-}
-
-impl Default for AdaBoostForestGrid {
-    fn default() -> Self {
-        Self {
-            n_estimators: vec![10, 30],
-            learning_rate: vec![1.0],
-            forest_trees: vec![20],
-            forest_max_depth: vec![6],
-            max_features: vec!["sqrt".into()],
         }
     }
 }
@@ -796,7 +583,7 @@ impl Config {
                 "must be `center` or `start`: cached features must not depend on a random draw",
             );
         }
-        self.validate_baselines()
+        self.baselines.validate()
     }
 
     fn validate_training(&self) -> Result<()> {
@@ -870,161 +657,6 @@ impl Config {
         }
         if self.optim.epsilon.is_nan() || self.optim.epsilon <= 0.0 {
             return bad("optim.epsilon", "must be positive".into());
-        }
-        Ok(())
-    }
-
-    fn validate_baselines(&self) -> Result<()> {
-        let bad = |key: &str, reason: &str| {
-            Err(Error::ConfigValue {
-                key: format!("baselines.{key}"),
-                reason: reason.into(),
-            })
-        };
-        let b = &self.baselines;
-        if b.cv_folds < 2 {
-            return bad("cv_folds", "must be at least 2");
-        }
-        for model in &b.models {
-            if !crate::config::BASELINE_MODELS.contains(&model.as_str()) {
-                return bad(
-                    "models",
-                    &format!(
-                        "unknown model `{model}` (known: {})",
-                        BASELINE_MODELS.join(", ")
-                    ),
-                );
-            }
-        }
-        let positive = |values: &[f64]| values.iter().all(|v| *v > 0.0 && v.is_finite());
-        let fraction = |values: &[f64]| values.iter().all(|v| *v > 0.0 && *v <= 1.0);
-        let nonzero = |values: &[usize]| values.iter().all(|v| *v > 0);
-        let g = &b.gbdt;
-        let checks: [(&str, bool, &str); 20] = [
-            ("gbdt.n_estimators", nonzero(&g.n_estimators), "positive"),
-            ("gbdt.max_depth", nonzero(&g.max_depth), "positive"),
-            ("gbdt.learning_rate", positive(&g.learning_rate), "positive"),
-            ("gbdt.subsample", fraction(&g.subsample), "in (0, 1]"),
-            ("gbdt.colsample", fraction(&g.colsample), "in (0, 1]"),
-            ("gbdt.l2", g.l2.iter().all(|v| *v >= 0.0), ">= 0"),
-            (
-                "gbdt.min_child_weight",
-                g.min_child_weight.iter().all(|v| *v >= 0.0),
-                ">= 0",
-            ),
-            (
-                "gbdt.max_bins",
-                (2..=256).contains(&g.max_bins),
-                "between 2 and 256",
-            ),
-            (
-                "random_forest.n_estimators",
-                nonzero(&b.random_forest.n_estimators),
-                "positive",
-            ),
-            (
-                "random_forest.min_samples_leaf",
-                nonzero(&b.random_forest.min_samples_leaf),
-                "positive",
-            ),
-            (
-                "random_forest.max_features",
-                b.random_forest
-                    .max_features
-                    .iter()
-                    .all(|m| MaxFeatures::parse(m).is_some()),
-                "`sqrt`, `log2`, `all` or a fraction in (0, 1]",
-            ),
-            (
-                "logistic_regression.c",
-                positive(&b.logistic_regression.c),
-                "positive",
-            ),
-            (
-                "logistic_regression.max_iter",
-                b.logistic_regression.max_iter > 0,
-                "positive",
-            ),
-            (
-                "adaboost_tree.n_estimators",
-                nonzero(&b.adaboost_tree.n_estimators),
-                "positive",
-            ),
-            (
-                "adaboost_tree.learning_rate",
-                positive(&b.adaboost_tree.learning_rate),
-                "positive",
-            ),
-            (
-                "adaboost_tree.max_depth",
-                nonzero(&b.adaboost_tree.max_depth),
-                "positive",
-            ),
-            (
-                "adaboost_forest.n_estimators",
-                nonzero(&b.adaboost_forest.n_estimators),
-                "positive",
-            ),
-            (
-                "adaboost_forest.learning_rate",
-                positive(&b.adaboost_forest.learning_rate),
-                "positive",
-            ),
-            (
-                "adaboost_forest.forest_trees",
-                nonzero(&b.adaboost_forest.forest_trees),
-                "positive",
-            ),
-            (
-                "adaboost_forest.max_features",
-                b.adaboost_forest
-                    .max_features
-                    .iter()
-                    .all(|m| MaxFeatures::parse(m).is_some()),
-                "`sqrt`, `log2`, `all` or a fraction in (0, 1]",
-            ),
-        ];
-        for (key, ok, what) in checks {
-            if !ok {
-                return bad(key, &format!("every value must be {what}"));
-            }
-        }
-        let grids: [(&str, bool); 5] = [
-            (
-                "gbdt",
-                g.n_estimators.is_empty()
-                    || g.max_depth.is_empty()
-                    || g.learning_rate.is_empty()
-                    || g.subsample.is_empty()
-                    || g.colsample.is_empty()
-                    || g.l2.is_empty()
-                    || g.min_child_weight.is_empty(),
-            ),
-            ("random_forest", {
-                let r = &b.random_forest;
-                r.n_estimators.is_empty()
-                    || r.max_depth.is_empty()
-                    || r.max_features.is_empty()
-                    || r.min_samples_leaf.is_empty()
-            }),
-            ("logistic_regression", b.logistic_regression.c.is_empty()),
-            ("adaboost_tree", {
-                let a = &b.adaboost_tree;
-                a.n_estimators.is_empty() || a.learning_rate.is_empty() || a.max_depth.is_empty()
-            }),
-            ("adaboost_forest", {
-                let a = &b.adaboost_forest;
-                a.n_estimators.is_empty()
-                    || a.learning_rate.is_empty()
-                    || a.forest_trees.is_empty()
-                    || a.forest_max_depth.is_empty()
-                    || a.max_features.is_empty()
-            }),
-        ];
-        for (model, empty) in grids {
-            if empty && b.models.iter().any(|m| m == model) {
-                return bad(model, "every grid list needs at least one value");
-            }
         }
         Ok(())
     }
