@@ -358,6 +358,7 @@ fn the_shipped_sweeps_are_valid() {
         ("band128", 3),
         ("crop", 3),
         ("width", 3),
+        ("mixup", 3),
     ];
     // Every spec in experiments/ is checked: a new one must be listed.
     let mut listed: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();

@@ -168,8 +168,7 @@ fn run(args: RunArgs) -> Result<ExitCode> {
         overrides: sets,
         quiet: json,
     };
-    let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
-    finish(&sweep, table, json)
+    run_and_report(&sweep, &options, workers, &devices)
 }
 
 /// `sweep resume`: recover interrupted trials, then run the rest.
@@ -191,8 +190,7 @@ fn resume(args: ResumeArgs) -> Result<ExitCode> {
         overrides,
         quiet: json,
     };
-    let table = sweep.run_workers(&this_program()?, workers, &devices, &options)?;
-    finish(&sweep, table, json)
+    run_and_report(&sweep, &options, workers, &devices)
 }
 
 /// `sweep worker`: take pending trials until none is left.
@@ -359,6 +357,19 @@ fn print_trials(spec: &SweepSpec, json: bool) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The end `sweep run` and `sweep resume` share: run the pending trials on
+/// the workers, print the table (or JSON when `options.quiet`), and exit 1
+/// when a trial failed.
+fn run_and_report(
+    sweep: &SweepDir,
+    options: &RunOptions,
+    workers: usize,
+    devices: &[usize],
+) -> Result<ExitCode> {
+    let table = sweep.run_workers(&this_program()?, workers, devices, options)?;
+    finish(sweep, table, options.quiet)
 }
 
 fn finish(sweep: &SweepDir, table: TrialTable, json: bool) -> Result<ExitCode> {

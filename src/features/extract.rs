@@ -206,77 +206,117 @@ pub fn extract_features(
 ) -> Result<(FeatureTable, FeaturesReport)> {
     let started = std::time::Instant::now();
     let names = feature_names();
-    let cache = cache_dir.map(|root| cache_folder(root, config));
-    if let Some(dir) = &cache {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        atomic_write_str(
-            &dir.join("settings.json"),
-            &serde_json::to_string_pretty(&serde_json::json!({
-                "feature_version": FEATURE_VERSION,
-                "features": config,
-                "columns": names,
-            }))
-            .unwrap_or_default(),
-        )?;
-    }
-    let loader = ClipLoader::new(AudioConfig {
+    let cache = match cache_dir {
+        Some(root) => Some(open_cache(root, config, &names)?),
+        None => None,
+    };
+    let job = ClipJob {
+        loader: ClipLoader::new(AudioConfig {
+            sample_rate: config.sample_rate,
+            clip_seconds: config.clip_seconds,
+            crop: config.crop,
+            pad: config.pad,
+        }),
+        extractor: FeatureExtractor::for_config(config),
         sample_rate: config.sample_rate,
-        clip_seconds: config.clip_seconds,
-        crop: config.crop,
-        pad: config.pad,
-    });
-    let extractor = FeatureExtractor::for_config(config);
+        cache: cache.as_deref(),
+        names: &names,
+    };
     let bar = progress_bar(manifest.clips.len() as u64, "features", quiet);
-
-    enum Outcome {
-        Cached(Vec<f64>),
-        Computed(Vec<f64>, f64),
-        /// The clip could not be used: reported and skipped.
-        Failed(Error),
-        /// The cache could not be written (disk full, no permission): not
-        /// the clip's fault, so the whole command stops with this error.
-        CacheWrite(Error),
-    }
-    let outcomes: Vec<Outcome> = manifest
+    let outcomes: Vec<ClipOutcome> = manifest
         .clips
         .par_iter()
         .map(|clip| {
-            let path = manifest.resolve(clip);
-            let outcome = (|| -> Result<Outcome> {
-                let cache_file = match &cache {
-                    Some(dir) => {
-                        let hash = content_hash(&path)?;
-                        let file = dir.join(&hash[..2]).join(format!("{hash}.json"));
-                        if let Some(values) = read_cache(&file, &names) {
-                            return Ok(Outcome::Cached(values));
-                        }
-                        Some(file)
-                    }
-                    None => None,
-                };
-                // Crops are deterministic (validated), so the RNG is unused.
-                let mut rng = ChaCha8Rng::seed_from_u64(0);
-                let signal = loader.load(&path, &mut rng)?;
-                let values = extractor.clip_features(&signal, &path)?;
-                if let Some(file) = cache_file {
-                    let entry = CacheEntry {
-                        names: names.clone(),
-                        values: values.clone(),
-                    };
-                    let json = serde_json::to_string(&entry).unwrap_or_default();
-                    if let Err(e) = atomic_write(&file, |w| w.write_all(json.as_bytes())) {
-                        return Ok(Outcome::CacheWrite(e));
-                    }
-                }
-                let seconds = signal.len() as f64 / config.sample_rate as f64;
-                Ok(Outcome::Computed(values, seconds))
-            })();
+            let outcome = job.run(&manifest.resolve(clip));
             bar.inc(1);
-            outcome.unwrap_or_else(Outcome::Failed)
+            outcome.unwrap_or_else(ClipOutcome::Failed)
         })
         .collect();
     bar.finish_and_clear();
+    let (table, mut report) = collect_table(manifest, names, outcomes)?;
+    report.cache_dir = cache;
+    report.wall_seconds = started.elapsed().as_secs_f64();
+    Ok((table, report))
+}
 
+/// The cache folder for `config` under `root`, made if needed, with the
+/// settings that key it written beside the entries.
+fn open_cache(root: &Path, config: &FeaturesConfig, names: &[String]) -> Result<PathBuf> {
+    let dir = cache_folder(root, config);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    atomic_write_str(
+        &dir.join("settings.json"),
+        &serde_json::to_string_pretty(&serde_json::json!({
+            "feature_version": FEATURE_VERSION,
+            "features": config,
+            "columns": names,
+        }))
+        .unwrap_or_default(),
+    )?;
+    Ok(dir)
+}
+
+/// What became of one clip.
+enum ClipOutcome {
+    Cached(Vec<f64>),
+    /// Computed now: the values and the seconds of audio read.
+    Computed(Vec<f64>, f64),
+    /// The clip could not be used: reported and skipped.
+    Failed(Error),
+    /// The cache could not be written (disk full, no permission): not the
+    /// clip's fault, so the whole command stops with this error.
+    CacheWrite(Error),
+}
+
+/// Everything one clip's features need, shared by the worker threads.
+struct ClipJob<'a> {
+    loader: ClipLoader,
+    extractor: FeatureExtractor,
+    sample_rate: u32,
+    cache: Option<&'a Path>,
+    names: &'a [String],
+}
+
+impl ClipJob<'_> {
+    /// The clip's features from the cache, else computed (and cached).
+    fn run(&self, path: &Path) -> Result<ClipOutcome> {
+        let cache_file = match self.cache {
+            Some(dir) => {
+                let hash = content_hash(path)?;
+                let file = dir.join(&hash[..2]).join(format!("{hash}.json"));
+                if let Some(values) = read_cache(&file, self.names) {
+                    return Ok(ClipOutcome::Cached(values));
+                }
+                Some(file)
+            }
+            None => None,
+        };
+        // Crops are deterministic (validated), so the RNG is unused.
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let signal = self.loader.load(path, &mut rng)?;
+        let values = self.extractor.clip_features(&signal, path)?;
+        if let Some(file) = cache_file {
+            let entry = CacheEntry {
+                names: self.names.to_vec(),
+                values: values.clone(),
+            };
+            let json = serde_json::to_string(&entry).unwrap_or_default();
+            if let Err(e) = atomic_write(&file, |w| w.write_all(json.as_bytes())) {
+                return Ok(ClipOutcome::CacheWrite(e));
+            }
+        }
+        let seconds = signal.len() as f64 / self.sample_rate as f64;
+        Ok(ClipOutcome::Computed(values, seconds))
+    }
+}
+
+/// The table of usable clips, in manifest order, and the counts; failed
+/// clips and clips with a non-finite feature go to the report's skipped.
+fn collect_table(
+    manifest: &Manifest,
+    names: Vec<String>,
+    outcomes: Vec<ClipOutcome>,
+) -> Result<(FeatureTable, FeaturesReport)> {
     let mut table = FeatureTable {
         names,
         rows: Vec::new(),
@@ -288,21 +328,21 @@ pub fn extract_features(
         skipped: Vec::new(),
         audio_seconds: 0.0,
         wall_seconds: 0.0,
-        cache_dir: cache,
+        cache_dir: None,
     };
     for (clip, outcome) in manifest.clips.iter().zip(outcomes) {
         let values = match outcome {
-            Outcome::Cached(values) => {
+            ClipOutcome::Cached(values) => {
                 report.cached += 1;
                 values
             }
-            Outcome::Computed(values, seconds) => {
+            ClipOutcome::Computed(values, seconds) => {
                 report.computed += 1;
                 report.audio_seconds += seconds;
                 values
             }
-            Outcome::CacheWrite(e) => return Err(e),
-            Outcome::Failed(e) => {
+            ClipOutcome::CacheWrite(e) => return Err(e),
+            ClipOutcome::Failed(e) => {
                 report.skipped.push(SkippedClip {
                     path: manifest.resolve(clip),
                     error: e.to_string(),
@@ -325,6 +365,5 @@ pub fn extract_features(
             values,
         });
     }
-    report.wall_seconds = started.elapsed().as_secs_f64();
     Ok((table, report))
 }

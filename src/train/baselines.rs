@@ -502,51 +502,117 @@ pub fn run_baselines(
     let started = Instant::now();
     let b = &config.baselines;
     let splits = Splits::new(table, &config.data.classes, source)?;
-    let (d, k) = (splits.d(), splits.classes.len());
     let groups: Vec<&str> = splits.train.groups.iter().map(String::as_str).collect();
     let folds = stratified_group_folds(&splits.train.y, &groups, b.cv_folds, b.seed);
     std::fs::create_dir_all(run_dir.join("models")).map_err(|e| Error::io(run_dir, e))?;
-
+    let study = Study {
+        d: splits.d(),
+        k: splits.classes.len(),
+        splits,
+        folds,
+        cv_folds: b.cv_folds,
+        seed: b.seed,
+        run_dir,
+    };
     let mut results = Vec::new();
     let mut cv_all = Vec::new();
     for model_name in &b.models {
         let grid = candidates(model_name, b);
+        let cv = study.grid_search(model_name, &grid, quiet);
+        let best = cv
+            .iter()
+            .enumerate()
+            .fold(None, |best: Option<(f64, usize)>, (c, result)| match best {
+                Some((m, _)) if result.mean_accuracy <= m => best,
+                _ => Some((result.mean_accuracy, c)),
+            });
+        cv_all.extend(cv);
+        if let Some((cv_accuracy, best_index)) = best {
+            results.push(study.refit(model_name, &grid[best_index], cv_accuracy)?);
+        }
+    }
+    let report = BaselineReport {
+        run_dir: run_dir.to_path_buf(),
+        folds: b.cv_folds,
+        train_rows: study.splits.train.len(),
+        val_rows: study.splits.val.len(),
+        test_rows: study.splits.test.len(),
+        results,
+        cv: cv_all,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    write_results(run_dir, &report)?;
+    Ok(report)
+}
+
+/// What every model of one `baselines` run shares: the splits, the
+/// grouped folds on train, and where the outputs go.
+struct Study<'a> {
+    splits: Splits,
+    folds: Vec<usize>,
+    cv_folds: usize,
+    /// Feature count and class count.
+    d: usize,
+    k: usize,
+    seed: u64,
+    run_dir: &'a Path,
+}
+
+impl Study<'_> {
+    /// Every candidate's accuracy on each grouped fold of train (folds run
+    /// in parallel), one result per candidate in grid order.
+    fn grid_search(&self, model_name: &str, grid: &[Candidate], quiet: bool) -> Vec<CvResult> {
         let jobs: Vec<(usize, usize)> = (0..grid.len())
-            .flat_map(|c| (0..b.cv_folds).map(move |f| (c, f)))
+            .flat_map(|c| (0..self.cv_folds).map(move |f| (c, f)))
             .collect();
         let bar = progress_bar(jobs.len() as u64, &format!("{model_name} cv"), quiet);
         let scores: Vec<Option<f64>> = jobs
             .par_iter()
             .map(|&(c, fold)| {
-                let score = fold_accuracy(&grid[c], &splits.train, &folds, fold, d, k, b.seed);
+                let train = &self.splits.train;
+                let score = fold_accuracy(
+                    &grid[c],
+                    train,
+                    &self.folds,
+                    fold,
+                    self.d,
+                    self.k,
+                    self.seed,
+                );
                 bar.inc(1);
                 score
             })
             .collect();
         bar.finish_and_clear();
-        let mut best: Option<(f64, usize)> = None;
-        for (c, candidate) in grid.iter().enumerate() {
-            let fold_accuracy: Vec<f64> = jobs
-                .iter()
-                .zip(&scores)
-                .filter(|((jc, _), _)| *jc == c)
-                .filter_map(|(_, s)| *s)
-                .collect();
-            let mean = fold_accuracy.iter().sum::<f64>() / fold_accuracy.len().max(1) as f64;
-            if best.is_none_or(|(m, _)| mean > m) {
-                best = Some((mean, c));
-            }
-            cv_all.push(CvResult {
-                model: model_name.clone(),
-                params: candidate.params_text(),
-                fold_accuracy,
-                mean_accuracy: mean,
-            });
-        }
-        let Some((cv_accuracy, best_index)) = best else {
-            continue;
-        };
-        let candidate = &grid[best_index];
+        grid.iter()
+            .enumerate()
+            .map(|(c, candidate)| {
+                let fold_accuracy: Vec<f64> = jobs
+                    .iter()
+                    .zip(&scores)
+                    .filter(|((jc, _), _)| *jc == c)
+                    .filter_map(|(_, s)| *s)
+                    .collect();
+                let mean = fold_accuracy.iter().sum::<f64>() / fold_accuracy.len().max(1) as f64;
+                CvResult {
+                    model: model_name.to_string(),
+                    params: candidate.params_text(),
+                    fold_accuracy,
+                    mean_accuracy: mean,
+                }
+            })
+            .collect()
+    }
+
+    /// Fit the chosen candidate on all of train, score it on every split
+    /// (confusion matrices, gbdt's importances), and save the model.
+    fn refit(
+        &self,
+        model_name: &str,
+        candidate: &Candidate,
+        cv_accuracy: f64,
+    ) -> Result<ModelResult> {
+        let (splits, d, k) = (&self.splits, self.d, self.k);
         let scaler = Standardizer::fit(&splits.train.x, splits.train.len(), d);
         let train_x = scaler.transform(&splits.train.x);
         let val_x = scaler.transform(&splits.val.x);
@@ -556,7 +622,7 @@ pub fn run_baselines(
             y: &splits.val.y,
         });
         let fit_started = Instant::now();
-        let model = candidate.fit(&train_x, &splits.train.y, d, k, eval, b.seed);
+        let model = candidate.fit(&train_x, &splits.train.y, d, k, eval, self.seed);
         let fit_seconds = fit_started.elapsed().as_secs_f64();
         let (train_accuracy, _) = evaluate(&model, &train_x, &splits.train.y, d, k);
         let split_accuracy = |name: &str, x: &[f64], data: &SplitData| -> Result<Option<f64>> {
@@ -564,11 +630,12 @@ pub fn run_baselines(
                 return Ok(None);
             }
             let (accuracy, confusion) = evaluate(&model, x, &data.y, d, k);
+            let classes = &splits.classes;
             write_confusion(
-                run_dir,
+                self.run_dir,
                 model_name,
                 name,
-                &splits.classes,
+                classes,
                 &confusion,
                 accuracy,
             )?;
@@ -578,22 +645,27 @@ pub fn run_baselines(
         let test_accuracy = split_accuracy("test", &test_x, &splits.test)?;
         let rounds = match &model {
             Classifier::Gbdt(g) => {
-                write_importance(run_dir, &splits.feature_names, &g.importance())?;
+                write_importance(self.run_dir, &splits.feature_names, &g.importance())?;
                 Some(g.rounds.len())
             }
             _ => None,
         };
         SavedModel {
-            name: model_name.clone(),
+            name: model_name.to_string(),
             params: candidate.params(),
             classes: splits.classes.clone(),
             feature_names: splits.feature_names.clone(),
             scaler,
             model,
         }
-        .save(&run_dir.join("models").join(format!("{model_name}.json")))?;
-        results.push(ModelResult {
-            model: model_name.clone(),
+        .save(
+            &self
+                .run_dir
+                .join("models")
+                .join(format!("{model_name}.json")),
+        )?;
+        Ok(ModelResult {
+            model: model_name.to_string(),
             best_params: candidate.params_text(),
             cv_accuracy,
             train_accuracy,
@@ -601,20 +673,8 @@ pub fn run_baselines(
             test_accuracy,
             fit_seconds,
             rounds,
-        });
+        })
     }
-    let report = BaselineReport {
-        run_dir: run_dir.to_path_buf(),
-        folds: b.cv_folds,
-        train_rows: splits.train.len(),
-        val_rows: splits.val.len(),
-        test_rows: splits.test.len(),
-        results,
-        cv: cv_all,
-        wall_seconds: started.elapsed().as_secs_f64(),
-    };
-    write_results(run_dir, &report)?;
-    Ok(report)
 }
 
 fn write_confusion(
