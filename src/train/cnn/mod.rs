@@ -141,24 +141,15 @@ pub fn model_checkpoint(run_dir: &Path) -> PathBuf {
 pub fn train(request: TrainRequest) -> Result<TrainSummary> {
     let started = Instant::now();
     let config = &request.config;
-    // Manifest and device first: a bad request leaves no empty run folder.
-    let mut setup = Setup::new(config, None, request.device)?;
-    let run_dir = match &request.resume {
-        Some(dir) => {
-            config.write_resolved(&dir.join("config.toml"))?;
-            dir.clone()
-        }
-        None => run_folder(config, request.run_dir.as_deref())?,
-    };
     let say = |text: &str| {
         if !request.quiet {
             eprintln!("{text}");
         }
     };
+    let (mut setup, run_dir) = open_run(&request)?;
     say(&format!("device: {}", setup.device.description));
     say(&format!("front end: {}", setup.frontend.describe()));
     say(&format!("run folder: {}", run_dir.display()));
-
     // A resumed run that is asked to stop before it starts has nothing new
     // to save: its checkpoint stands.
     if request.resume.is_some() {
@@ -169,9 +160,65 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
             )
         })?;
     }
+    let data = load_data(&mut setup, &request, &run_dir)?;
+    // A stop requested while the clips were decoding takes effect after
+    // the first step, so that there is a checkpoint to resume from.
+    let mut trainer = Trainer::start(&setup, config, &run_dir, &request, &data.train)?;
+    let startup_seconds = started.elapsed().as_secs_f64();
+    say(&format!(
+        "ready to train after {startup_seconds:.1} s ({})",
+        data.source
+    ));
+    let session_end = request
+        .stop_after_epochs
+        .unwrap_or(config.training.epochs)
+        .min(config.training.epochs);
+    run_epochs(&mut trainer, &data, session_end, &run_dir)?;
+    if trainer.state.stopped_early {
+        say(&format!(
+            "early stop: {} did not improve for {} epochs",
+            config.training.monitor, config.training.patience
+        ));
+    }
+    let average = trainer.finish_average(&data.val)?;
+    let test = trainer.test_best(&data.test)?;
+    let summary = TrainSummary {
+        average,
+        test,
+        startup_seconds,
+        ..summarise(&trainer, config, &setup, &data, &run_dir)
+    };
+    let json = serde_json::to_string_pretty(&summary)
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    atomic_write_str(&run_dir.join("summary.json"), &json)?;
+    trainer.log_hparams(&summary)?;
+    Ok(summary)
+}
+
+/// Manifest, device and front end, then the run folder (a new one, or the
+/// resumed run's with its config rewritten): a bad request leaves no empty
+/// run folder.
+fn open_run(request: &TrainRequest) -> Result<(Setup, PathBuf)> {
+    let config = &request.config;
+    let setup = Setup::new(config, None, request.device)?;
+    let run_dir = match &request.resume {
+        Some(dir) => {
+            config.write_resolved(&dir.join("config.toml"))?;
+            dir.clone()
+        }
+        None => run_folder(config, request.run_dir.as_deref())?,
+    };
+    Ok((setup, run_dir))
+}
+
+/// The decoded splits (skipped clips reported and listed in the run
+/// folder), the run's info and the training class prior, which sets the
+/// prior correction of every later evaluation.
+fn load_data(setup: &mut Setup, request: &TrainRequest, run_dir: &Path) -> Result<setup::Splits> {
+    let config = &request.config;
     let data = setup.load_splits(config, request.quiet)?;
     report_skipped(&data.skipped);
-    logging::write_skipped(&run_dir, &data.skipped)?;
+    logging::write_skipped(run_dir, &data.skipped)?;
     if data.train.len() < 2 {
         return Err(Error::Manifest {
             path: setup.manifest_path.clone(),
@@ -181,24 +228,22 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
             ),
         });
     }
-    logging::write_run_info(&run_dir, config, &setup, request.resume.is_some())?;
+    logging::write_run_info(run_dir, config, setup, request.resume.is_some())?;
     let prior =
         ClassPrior::from_labels(&setup.classes, &data.train.labels, &config.training.sampler);
-    prior.save(&run_dir)?;
+    prior.save(run_dir)?;
     setup.prior_factors = config.training.prior_correction.then(|| prior.correction());
-    // A stop requested while the clips were decoding takes effect after
-    // the first step, so that there is a checkpoint to resume from.
-    let mut trainer = Trainer::start(&setup, config, &run_dir, &request, &data.train)?;
-    let startup_seconds = started.elapsed().as_secs_f64();
-    say(&format!(
-        "ready to train after {startup_seconds:.1} s ({})",
-        data.source
-    ));
+    Ok(data)
+}
 
-    let session_end = request
-        .stop_after_epochs
-        .unwrap_or(config.training.epochs)
-        .min(config.training.epochs);
+/// Epochs until `session_end` or an early stop, each checkpointed; a stop
+/// request between two epochs ends the session with the last one saved.
+fn run_epochs(
+    trainer: &mut Trainer,
+    data: &setup::Splits,
+    session_end: usize,
+    run_dir: &Path,
+) -> Result<()> {
     while trainer.state.epoch < session_end && !trainer.state.stopped_early {
         let progress = trainer.train_epoch(&data.train)?;
         trainer.finish_epoch(progress, &data.val)?;
@@ -207,19 +252,23 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
                 format!(
                     "epoch {} is saved in {}; `--resume` continues with the next",
                     trainer.state.epoch,
-                    last_checkpoint(&run_dir).display()
+                    last_checkpoint(run_dir).display()
                 )
             })?;
         }
     }
-    if trainer.state.stopped_early {
-        say(&format!(
-            "early stop: {} did not improve for {} epochs",
-            config.training.monitor, config.training.patience
-        ));
-    }
-    let average = trainer.finish_average(&data.val)?;
-    let test = trainer.test_best(&data.test)?;
+    Ok(())
+}
+
+/// The summary of a finished session from the trainer's state; the
+/// averaged model, test metrics and start-up time are the caller's.
+fn summarise(
+    trainer: &Trainer,
+    config: &Config,
+    setup: &Setup,
+    data: &setup::Splits,
+    run_dir: &Path,
+) -> TrainSummary {
     let state = &trainer.state;
     let best_val = state
         .best_epoch
@@ -231,8 +280,8 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
         .map(|r| r.train_clips_per_second)
         .sum::<f64>()
         / state.history.len().max(1) as f64;
-    let summary = TrainSummary {
-        run_dir: run_dir.clone(),
+    TrainSummary {
+        run_dir: run_dir.to_path_buf(),
         device: setup.device.description.clone(),
         arch: config.model.arch.clone(),
         parameters: trainer.model.num_params(),
@@ -244,18 +293,13 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
         monitor: config.training.monitor.clone(),
         best_epoch: state.best_epoch,
         best_val,
-        average,
-        test,
+        average: None,
+        test: None,
         skipped_clips: data.skipped.clone(),
         train_seconds: state.train_seconds,
         train_clips_per_second: clips_per_second,
-        startup_seconds,
+        startup_seconds: 0.0,
         audio_cache_hit: data.cache_hit,
         peak_rss_mb: peak_rss_mb(),
-    };
-    let json = serde_json::to_string_pretty(&summary)
-        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    atomic_write_str(&run_dir.join("summary.json"), &json)?;
-    trainer.log_hparams(&summary)?;
-    Ok(summary)
+    }
 }
