@@ -1,19 +1,20 @@
 //! The `soundclass` command line. The binary parses [`Cli`] and hands it to
 //! [`execute`]; everything here returns the library's typed errors.
 
+mod bench;
 mod data;
 mod evaluate;
 mod predict;
 mod report;
 mod serve;
 mod sweep;
+mod train;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::bench;
 use crate::config::Config;
 use crate::data::spectrograms::report_skipped;
 use crate::data::spectrograms::{export_spectrograms, MelEngine};
@@ -23,9 +24,6 @@ use crate::error::{Error, Result};
 use crate::features::{extract_features, FeatureTable};
 use crate::gpu::{wgpu_device, GpuApi, GpuMel};
 use crate::train::baselines::{format_results_table, run_baselines};
-use crate::train::cnn::{train, TrainRequest};
-use crate::train::device::DeviceChoice;
-use crate::train::folds::{train_folds, FoldsRequest};
 use crate::train::run_folder;
 
 #[derive(Debug, Parser)]
@@ -69,7 +67,7 @@ pub enum Command {
     /// Grid-searched CPU baselines on hand-made features.
     Baseline(BaselineArgs),
     /// Train a CNN (run folder with checkpoints, metrics, TensorBoard).
-    Train(TrainArgs),
+    Train(train::TrainArgs),
     /// Evaluate a trained run's model (weight average, else best checkpoint) on a split.
     Evaluate(evaluate::EvaluateArgs),
     /// Predict classes of files, folders and long recordings.
@@ -83,7 +81,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Benchmarks.
     #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(bench::BenchCommand),
 }
 
 /// Where compute runs.
@@ -115,98 +113,6 @@ pub struct SpectrogramArgs {
     /// Output array format.
     #[arg(long, default_value = "npy", value_parser = ["npy"])]
     pub format: String,
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum BenchCommand {
-    /// Gradient-boosting fit time on a feature table's train split (the
-    /// settings of `scripts/baselines_reference.py --timing`).
-    Gbdt {
-        #[arg(long)]
-        features: PathBuf,
-        #[arg(long, default_value_t = 300)]
-        trees: usize,
-        #[arg(long, default_value_t = 6)]
-        depth: usize,
-        #[arg(long, default_value_t = 5)]
-        repeats: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Hand-made feature throughput (84 features per clip), 1 and all threads.
-    Features {
-        #[command(flatten)]
-        config: ConfigArgs,
-        #[arg(long, default_value_t = 64)]
-        clips: usize,
-        #[arg(long, default_value_t = 10.0)]
-        seconds: f64,
-        /// Take the clips from this manifest (cyclically) instead of noise.
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// CNN training throughput (forward + backward + optimizer step) on
-    /// random log-Mel input of the config's shape; compare with
-    /// `scripts/torch_reference.py`.
-    Train {
-        #[command(flatten)]
-        config: ConfigArgs,
-        #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
-        device: DeviceChoice,
-        /// Timed steps (after 3 warm-up steps).
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Log-Mel throughput: CPU 1 thread, CPU all threads, GPU kernels.
-    Mel {
-        #[command(flatten)]
-        config: ConfigArgs,
-        /// GPU device to time besides the CPU (`cpu` times the CPU only).
-        #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
-        device: DeviceArg,
-        #[arg(long, default_value_t = 256)]
-        clips: usize,
-        #[arg(long, default_value_t = 10.0)]
-        seconds: f64,
-        /// Take the clips from this manifest (cyclically) instead of noise.
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct TrainArgs {
-    #[command(flatten)]
-    pub config: ConfigArgs,
-    /// Training device; `auto` picks CUDA, then a real GPU via wgpu, then
-    /// the CPU, and says what it picked.
-    #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
-    pub device: DeviceChoice,
-    /// Run folder, exactly (default: runs/<experiment>/<UTC timestamp>).
-    #[arg(long, conflicts_with = "resume")]
-    pub run_dir: Option<PathBuf>,
-    /// Continue the run in this folder from its last checkpoint, with its
-    /// own config.toml (`--set` still applies, e.g. more epochs).
-    #[arg(long, conflicts_with = "config")]
-    pub resume: Option<PathBuf>,
-    /// Stop after this many epochs in total (checkpointed; continue later
-    /// with --resume), for time-sliced or preemptible jobs.
-    #[arg(long)]
-    pub stop_after_epochs: Option<usize>,
-    /// Grouped k-fold cross-validation over the train and val splits
-    /// (sources kept whole): K runs in RUN/fold-<i>/, then mean ± std in
-    /// RUN/folds.json. The same command on the same --run-dir continues.
-    #[arg(long, value_name = "K", conflicts_with_all = ["resume", "stop_after_epochs"])]
-    pub folds: Option<usize>,
-    /// Print the summary as JSON (and no progress output).
     #[arg(long)]
     pub json: bool,
 }
@@ -257,85 +163,13 @@ pub fn execute(cli: Cli) -> Result<ExitCode> {
         Command::Spectrogram(args) => spectrogram(args),
         Command::Features(args) => features(args),
         Command::Baseline(args) => baseline(args),
-        Command::Train(args) => train_command(args),
+        Command::Train(args) => train::execute(args),
         Command::Evaluate(args) => evaluate::execute(args),
-        Command::Bench(BenchCommand::Train {
-            config,
-            device,
-            steps,
-            json,
-        }) => {
-            let report = bench::bench_train(&config.load()?, device, steps)?;
-            if json {
-                print_json(&report)?;
-            } else {
-                println!(
-                    "{} on {}: batch {} x {} frames x {} mels, {:.1} clips/s forward+backward+step \
-                     (median of {} steps, {:.1} ms/step)",
-                    report.arch,
-                    report.device,
-                    report.batch_size,
-                    report.frames,
-                    report.n_mels,
-                    report.clips_per_second,
-                    report.steps,
-                    report.median_step_ms
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
         Command::Predict(args) => predict::execute(args),
         Command::Sweep(command) => sweep::execute(command),
         Command::Report(args) => report::execute(args),
         Command::Serve(args) => serve::execute(args),
-        Command::Bench(BenchCommand::Gbdt {
-            features,
-            trees,
-            depth,
-            repeats,
-            json,
-        }) => {
-            let table = FeatureTable::read_csv(&features)?;
-            let mut seconds = bench::bench_gbdt(&table, trees, depth, repeats.max(1))?;
-            seconds.sort_by(f64::total_cmp);
-            let median = seconds[seconds.len() / 2];
-            if json {
-                print_json(&serde_json::json!({
-                    "trees": trees, "depth": depth, "threads": rayon::current_num_threads(),
-                    "fit_seconds": seconds, "median_seconds": median, "min_seconds": seconds[0],
-                }))?;
-            } else {
-                println!(
-                    "gbdt fit, {trees} rounds x depth {depth}, {} threads: median {median:.3} s, min {:.3} s over {} fits",
-                    rayon::current_num_threads(),
-                    seconds[0],
-                    seconds.len()
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Bench(BenchCommand::Features {
-            config,
-            clips,
-            seconds,
-            manifest,
-            json,
-        }) => bench_features(config.load()?, clips, seconds, manifest.as_deref(), json),
-        Command::Bench(BenchCommand::Mel {
-            config,
-            device,
-            clips,
-            seconds,
-            manifest,
-            json,
-        }) => bench_mel(
-            config.load()?,
-            device,
-            clips,
-            seconds,
-            manifest.as_deref(),
-            json,
-        ),
+        Command::Bench(command) => bench::execute(command),
     }
 }
 
@@ -377,7 +211,7 @@ fn spectrogram(args: SpectrogramArgs) -> Result<ExitCode> {
 }
 
 /// The log-Mel engine for `--device`.
-fn mel_engine(config: &Config, device: DeviceArg) -> Result<Box<dyn MelEngine>> {
+pub(crate) fn mel_engine(config: &Config, device: DeviceArg) -> Result<Box<dyn MelEngine>> {
     let (spec, rate) = (&config.spectrogram, config.audio.sample_rate);
     Ok(match device {
         DeviceArg::Cpu => Box::new(MelSpectrogram::new(spec, rate)),
@@ -391,73 +225,6 @@ fn mel_engine(config: &Config, device: DeviceArg) -> Result<Box<dyn MelEngine>> 
             ))
         }
     })
-}
-
-fn bench_features(
-    config: Config,
-    clips: usize,
-    seconds: f64,
-    manifest: Option<&Path>,
-    json: bool,
-) -> Result<ExitCode> {
-    // Clips are prepared at the feature rate.
-    let mut at_feature_rate = config.clone();
-    at_feature_rate.audio.sample_rate = config.features.sample_rate;
-    let input = bench::bench_clips(&at_feature_rate, manifest, clips, seconds)?;
-    let rows = bench::bench_features(&config, &input, seconds)?;
-    if json {
-        print_json(&serde_json::json!({
-            "sample_rate": config.features.sample_rate,
-            "features": crate::features::feature_names().len(),
-            "rows": rows,
-        }))?;
-    } else {
-        print!("{}", bench::format_bench_table(&rows));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn bench_mel(
-    config: Config,
-    device: DeviceArg,
-    clips: usize,
-    seconds: f64,
-    manifest: Option<&Path>,
-    json: bool,
-) -> Result<ExitCode> {
-    let input = bench::bench_clips(&config, manifest, clips, seconds)?;
-    let mut rows = bench::bench_mel_cpu(&config, &input, seconds)?;
-    let api = match device {
-        DeviceArg::Cpu => None,
-        DeviceArg::Wgpu => Some(GpuApi::Auto),
-        DeviceArg::Vulkan => Some(GpuApi::Vulkan),
-        DeviceArg::Cuda => return mel_engine(&config, device).map(|_| ExitCode::SUCCESS),
-    };
-    if let Some(api) = api {
-        let gpu = GpuMel::new(
-            &config.spectrogram,
-            config.audio.sample_rate,
-            &wgpu_device(api)?,
-        )?;
-        rows.extend(bench::bench_mel_gpu(&gpu, &input, seconds)?);
-        match bench::bench_burn_signal(&config, gpu.device(), &input, seconds) {
-            Ok(row) => rows.push(row),
-            Err(e) => eprintln!("burn::signal path not timed: {e}"),
-        }
-    }
-    rows.sort_by(|a, b| a.path.cmp(&b.path));
-    if json {
-        print_json(&serde_json::json!({
-            "n_fft": config.spectrogram.n_fft,
-            "hop_length": config.spectrogram.hop_length,
-            "n_mels": config.spectrogram.n_mels,
-            "sample_rate": config.audio.sample_rate,
-            "rows": rows,
-        }))?;
-    } else {
-        print!("{}", bench::format_bench_table(&rows));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The manifest named on the command line, else the config's.
@@ -554,95 +321,6 @@ fn baseline(args: BaselineArgs) -> Result<ExitCode> {
             report.wall_seconds,
             run_dir.display()
         );
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn train_command(args: TrainArgs) -> Result<ExitCode> {
-    let config = match &args.resume {
-        Some(run) => {
-            let saved = run.join("config.toml");
-            if !saved.is_file() {
-                return Err(Error::InvalidArgument(format!(
-                    "--resume {}: not a run folder (no config.toml)",
-                    run.display()
-                )));
-            }
-            Config::load(Some(&saved), &args.config.set)?
-        }
-        None => args.config.load()?,
-    };
-    crate::interrupt::install()?;
-    if let Some(folds) = args.folds {
-        let summary = train_folds(FoldsRequest {
-            config,
-            device: args.device,
-            run_dir: args.run_dir,
-            folds,
-            quiet: args.json,
-        })?;
-        if args.json {
-            print_json(&summary)?;
-        } else {
-            eprintln!(
-                "{} folds grouped by {}: val accuracy {:.4} ± {:.4}, macro-F1 {:.4} ± {:.4}; {}",
-                summary.folds,
-                summary.grouped_by,
-                summary.accuracy_mean,
-                summary.accuracy_std,
-                summary.macro_f1_mean,
-                summary.macro_f1_std,
-                summary.run_dir.join("folds.json").display()
-            );
-        }
-        return Ok(ExitCode::SUCCESS);
-    }
-    let summary = train(TrainRequest {
-        config,
-        device: args.device,
-        run_dir: args.run_dir,
-        resume: args.resume,
-        quiet: args.json,
-        stop_after_epochs: args.stop_after_epochs,
-    })?;
-    if args.json {
-        print_json(&summary)?;
-    } else {
-        let best = summary
-            .best_val
-            .as_ref()
-            .map_or("no val split".to_string(), |v| {
-                format!(
-                    "best val (epoch {}): accuracy {:.3}, macro-F1 {:.3}",
-                    summary.best_epoch.unwrap_or(0),
-                    v.accuracy,
-                    v.macro_f1
-                )
-            });
-        let model = match &summary.average {
-            Some(a) => format!(
-                "; the run's model averages the weights of epochs {}-{}{}",
-                a.first_epoch,
-                a.first_epoch + a.epochs - 1,
-                a.val.as_ref().map_or(String::new(), |v| format!(
-                    " (val accuracy {:.3}, macro-F1 {:.3})",
-                    v.accuracy, v.macro_f1
-                ))
-            ),
-            None => String::new(),
-        };
-        eprintln!(
-            "{best}{model}; {} epochs in {:.0} s; run folder {}",
-            summary.epochs_run,
-            summary.train_seconds,
-            summary.run_dir.display()
-        );
-        if let Some(test) = &summary.test {
-            eprintln!(
-                "test: accuracy {:.3}, macro-F1 {:.3}",
-                test.accuracy, test.macro_f1
-            );
-        }
     }
     Ok(ExitCode::SUCCESS)
 }
