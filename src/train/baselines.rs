@@ -519,13 +519,7 @@ pub fn run_baselines(
     for model_name in &b.models {
         let grid = candidates(model_name, b);
         let cv = study.grid_search(model_name, &grid, quiet);
-        let best = cv
-            .iter()
-            .enumerate()
-            .fold(None, |best: Option<(f64, usize)>, (c, result)| match best {
-                Some((m, _)) if result.mean_accuracy <= m => best,
-                _ => Some((result.mean_accuracy, c)),
-            });
+        let best = best_candidate(&cv);
         cv_all.extend(cv);
         if let Some((cv_accuracy, best_index)) = best {
             results.push(study.refit(model_name, &grid[best_index], cv_accuracy)?);
@@ -543,6 +537,18 @@ pub fn run_baselines(
     };
     write_results(run_dir, &report)?;
     Ok(report)
+}
+
+/// The highest mean CV accuracy and its candidate's index; the first
+/// candidate wins a tie, so the grid's order decides.
+fn best_candidate(cv: &[CvResult]) -> Option<(f64, usize)> {
+    let mut best: Option<(f64, usize)> = None;
+    for (c, result) in cv.iter().enumerate() {
+        if best.is_none_or(|(m, _)| result.mean_accuracy > m) {
+            best = Some((result.mean_accuracy, c));
+        }
+    }
+    best
 }
 
 /// What every model of one `baselines` run shares: the splits, the
