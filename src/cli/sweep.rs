@@ -369,11 +369,7 @@ fn run_and_report(
     devices: &[usize],
 ) -> Result<ExitCode> {
     let table = sweep.run_workers(&this_program()?, workers, devices, options)?;
-    finish(sweep, table, options.quiet)
-}
-
-fn finish(sweep: &SweepDir, table: TrialTable, json: bool) -> Result<ExitCode> {
-    if json {
+    if options.quiet {
         print_json(&table)?;
     } else {
         print!("{}", status_text(&table));

@@ -227,51 +227,19 @@ pub fn import(
     ontology: &Ontology,
     options: &ImportOptions,
 ) -> Result<(Manifest, ImportReport)> {
-    let mut class_ids = Vec::new();
-    for name in &options.classes {
-        let id = ontology.id_of(name).ok_or_else(|| {
-            Error::InvalidArgument(format!("class `{name}` is not a name in the ontology"))
-        })?;
-        class_ids.push((name.clone(), id.to_string()));
-    }
+    let class_ids = resolve_classes(ontology, &options.classes)?;
     let mut report = ImportReport {
         segments: segments.len(),
         single: options.classes.iter().map(|c| (c.clone(), 0)).collect(),
         ..Default::default()
     };
     let mut cache = HashMap::new();
-    let mut rows: Vec<(String, String, &Segment)> = Vec::new(); // label, path, segment
+    let mut rows: Vec<ImportRow> = Vec::new();
     for segment in segments {
         let hits = roll_up(segment, &class_ids, ontology, &mut cache);
-        let label = match hits.len() {
-            0 => {
-                report.none += 1;
-                report.dropped += 1;
-                continue;
-            }
-            1 => {
-                *report
-                    .single
-                    .entry(class_ids[hits[0]].0.clone())
-                    .or_default() += 1;
-                class_ids[hits[0]].0.clone()
-            }
-            _ => {
-                report.multi += 1;
-                match options.multi {
-                    MultiPolicy::Drop => {
-                        report.dropped += 1;
-                        continue;
-                    }
-                    MultiPolicy::First => class_ids[hits[0]].0.clone(),
-                    MultiPolicy::Keep => {
-                        let mut names: Vec<&str> =
-                            hits.iter().map(|&k| class_ids[k].0.as_str()).collect();
-                        names.sort_by_key(|n| options.classes.iter().position(|c| c == n));
-                        names.join(";")
-                    }
-                }
-            }
+        let Some(label) = label_of(&hits, &class_ids, options, &mut report) else {
+            report.dropped += 1;
+            continue;
         };
         let file = options
             .audio_dir
@@ -286,34 +254,108 @@ pub fn import(
         let path = relative_path(&file, &options.manifest_dir)
             .to_string_lossy()
             .into_owned();
-        rows.push((label, path, segment));
+        rows.push(ImportRow {
+            label,
+            path,
+            segment,
+        });
     }
-    let splits = if options.val_fraction > 0.0 {
-        let keys: Vec<(&str, &str)> = rows
-            .iter()
-            .map(|(l, _, s)| (l.as_str(), s.ytid.as_str()))
-            .collect();
-        assign_splits(
-            &keys,
-            SplitFractions::new(options.val_fraction, 0.0)?,
-            options.seed,
-        )
-        .into_iter()
-        .map(|s| if s == Split::Train { options.split } else { s })
+    let splits = import_splits(&rows, options)?;
+    let manifest = to_manifest(rows, splits, &options.manifest_dir);
+    report.written = manifest.clips.len();
+    Ok((manifest, report))
+}
+
+/// One segment that becomes a manifest row.
+struct ImportRow<'a> {
+    label: String,
+    path: String,
+    segment: &'a Segment,
+}
+
+/// Each class name with its ontology id; a name the ontology lacks is an
+/// error.
+fn resolve_classes(ontology: &Ontology, classes: &[String]) -> Result<Vec<(String, String)>> {
+    classes
+        .iter()
+        .map(|name| {
+            let id = ontology.id_of(name).ok_or_else(|| {
+                Error::InvalidArgument(format!("class `{name}` is not a name in the ontology"))
+            })?;
+            Ok((name.clone(), id.to_string()))
+        })
         .collect()
-    } else {
-        vec![options.split; rows.len()]
-    };
+}
+
+/// The label of a segment whose labels roll up to the classes `hits`
+/// (indices into `class_ids`), counted in `report`; `None` drops it (no
+/// class, or several under `MultiPolicy::Drop`).
+fn label_of(
+    hits: &[usize],
+    class_ids: &[(String, String)],
+    options: &ImportOptions,
+    report: &mut ImportReport,
+) -> Option<String> {
+    let name = |k: usize| class_ids[k].0.clone();
+    match hits {
+        [] => {
+            report.none += 1;
+            None
+        }
+        [only] => {
+            *report.single.entry(name(*only)).or_default() += 1;
+            Some(name(*only))
+        }
+        [first, ..] => {
+            report.multi += 1;
+            match options.multi {
+                MultiPolicy::Drop => None,
+                MultiPolicy::First => Some(name(*first)),
+                MultiPolicy::Keep => {
+                    let mut names: Vec<&str> =
+                        hits.iter().map(|&k| class_ids[k].0.as_str()).collect();
+                    names.sort_by_key(|n| options.classes.iter().position(|c| c == n));
+                    Some(names.join(";"))
+                }
+            }
+        }
+    }
+}
+
+/// The rows' splits: all `options.split`, or a val share held out by
+/// video id (`val_fraction`) so that no video is in both.
+fn import_splits(rows: &[ImportRow], options: &ImportOptions) -> Result<Vec<Split>> {
+    if options.val_fraction <= 0.0 {
+        return Ok(vec![options.split; rows.len()]);
+    }
+    let keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.label.as_str(), r.segment.ytid.as_str()))
+        .collect();
+    Ok(assign_splits(
+        &keys,
+        SplitFractions::new(options.val_fraction, 0.0)?,
+        options.seed,
+    )
+    .into_iter()
+    .map(|s| if s == Split::Train { options.split } else { s })
+    .collect())
+}
+
+/// The manifest of the imported rows, with each segment's id, times and
+/// labels as extra columns.
+fn to_manifest(rows: Vec<ImportRow>, splits: Vec<Split>, manifest_dir: &Path) -> Manifest {
     let mut manifest = Manifest::new(
-        &options.manifest_dir,
+        manifest_dir,
         ["ytid", "start_seconds", "end_seconds", "positive_labels"]
             .map(String::from)
             .to_vec(),
     );
-    for ((label, path, segment), split) in rows.into_iter().zip(splits) {
+    for (row, split) in rows.into_iter().zip(splits) {
+        let segment = row.segment;
         manifest.clips.push(Clip {
-            path,
-            label,
+            path: row.path,
+            label: row.label,
             split,
             extra: vec![
                 segment.ytid.clone(),
@@ -324,8 +366,7 @@ pub fn import(
             line: None,
         });
     }
-    report.written = manifest.clips.len();
-    Ok((manifest, report))
+    manifest
 }
 
 #[cfg(test)]

@@ -218,7 +218,6 @@ pub fn extract_features(
             pad: config.pad,
         }),
         extractor: FeatureExtractor::for_config(config),
-        sample_rate: config.sample_rate,
         cache: cache.as_deref(),
         names: &names,
     };
@@ -272,7 +271,6 @@ enum ClipOutcome {
 struct ClipJob<'a> {
     loader: ClipLoader,
     extractor: FeatureExtractor,
-    sample_rate: u32,
     cache: Option<&'a Path>,
     names: &'a [String],
 }
@@ -305,7 +303,7 @@ impl ClipJob<'_> {
                 return Ok(ClipOutcome::CacheWrite(e));
             }
         }
-        let seconds = signal.len() as f64 / self.sample_rate as f64;
+        let seconds = signal.len() as f64 / self.loader.config().sample_rate as f64;
         Ok(ClipOutcome::Computed(values, seconds))
     }
 }

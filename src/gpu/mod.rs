@@ -261,6 +261,30 @@ impl GpuMel {
     pub fn forward(&self, waveforms: Tensor<2>) -> Result<Tensor<3>> {
         let [clips, len] = waveforms.dims();
         let frames = self.n_frames(len)?;
+        let input = self.checked_input(waveforms, clips, frames)?;
+        let spectrum = self.launch_spectrum(&input, clips, len, frames);
+        let mel = self.launch_mel(spectrum, clips, frames);
+        if self.config.to_db {
+            self.launch_db(&mel, clips, frames);
+        }
+        let out = CubeTensor::new_contiguous(
+            self.client.clone(),
+            self.cube_device.clone(),
+            Shape::new([clips, self.n_mels, frames]),
+            mel,
+            DType::F32,
+        );
+        Ok(Tensor::<3>::from_primitive::<Wgpu>(out))
+    }
+
+    /// The batch as the kernels read it (dense row-major f32), after the
+    /// checks the dispatch needs.
+    fn checked_input(
+        &self,
+        waveforms: Tensor<2>,
+        clips: usize,
+        frames: usize,
+    ) -> Result<CubeTensor> {
         if clips == 0 {
             return Err(Error::InvalidArgument("empty batch".into()));
         }
@@ -269,7 +293,6 @@ impl GpuMel {
                 "batch of {clips} clips x {frames} frames exceeds the GPU dispatch limit of {MAX_DISPATCH}"
             )));
         }
-        // Kernels index the input as dense row-major.
         let mut input = cube_tensor(waveforms)?;
         if !input.is_contiguous() {
             input = into_contiguous(input);
@@ -280,6 +303,17 @@ impl GpuMel {
                 input.dtype
             )));
         }
+        Ok(input)
+    }
+
+    /// The framed, windowed power spectrum: `[clips, frames, n_bins]`.
+    fn launch_spectrum(
+        &self,
+        input: &CubeTensor,
+        clips: usize,
+        len: usize,
+        frames: usize,
+    ) -> Handle {
         let pad = if self.config.center {
             self.config.n_fft / 2
         } else {
@@ -316,6 +350,11 @@ impl GpuMel {
                 self.client.create_from_slice(&spectrum_info),
             ],
         );
+        spectrum
+    }
+
+    /// The Mel projection of the spectrum: `[clips, n_mels, frames]`.
+    fn launch_mel(&self, spectrum: Handle, clips: usize, frames: usize) -> Handle {
         let per_clip = self.n_mels * frames;
         let mel = self.client.empty(clips * per_clip * 4);
         let mel_info = u32_bytes(&[frames as u32, self.n_bins as u32, self.n_mels as u32]);
@@ -336,34 +375,31 @@ impl GpuMel {
                 self.client.create_from_slice(&mel_info),
             ],
         );
-        if self.config.to_db {
-            let db_info = [
-                u32_bytes(&[
-                    per_clip as u32,
-                    self.config.db_ref.is_none() as u32,
-                    self.config.top_db.is_some() as u32,
-                ]),
-                f32_bytes(&[
-                    self.config.db_ref.unwrap_or(1.0) as f32,
-                    self.config.amin as f32,
-                    self.config.top_db.unwrap_or(0.0) as f32,
-                ]),
-            ]
-            .concat();
-            self.launch(
-                Kernel::PowerToDb,
-                CubeCount::Static(clips as u32, 1, 1),
-                vec![mel.clone(), self.client.create_from_slice(&db_info)],
-            );
-        }
-        let out = CubeTensor::new_contiguous(
-            self.client.clone(),
-            self.cube_device.clone(),
-            Shape::new([clips, self.n_mels, frames]),
-            mel,
-            DType::F32,
+        mel
+    }
+
+    /// Power to dB in place, one workgroup per clip (its own peak when the
+    /// reference is `max`).
+    fn launch_db(&self, mel: &Handle, clips: usize, frames: usize) {
+        let per_clip = self.n_mels * frames;
+        let db_info = [
+            u32_bytes(&[
+                per_clip as u32,
+                self.config.db_ref.is_none() as u32,
+                self.config.top_db.is_some() as u32,
+            ]),
+            f32_bytes(&[
+                self.config.db_ref.unwrap_or(1.0) as f32,
+                self.config.amin as f32,
+                self.config.top_db.unwrap_or(0.0) as f32,
+            ]),
+        ]
+        .concat();
+        self.launch(
+            Kernel::PowerToDb,
+            CubeCount::Static(clips as u32, 1, 1),
+            vec![mel.clone(), self.client.create_from_slice(&db_info)],
         );
-        Ok(Tensor::<3>::from_primitive::<Wgpu>(out))
     }
 
     /// Upload equal-length clips, run [`forward`](Self::forward), download.

@@ -82,64 +82,37 @@ impl Gbdt {
         let (mut best_loss, mut best_round) = (f64::INFINITY, 0usize);
         let row_count = ((params.subsample * n as f64).round() as usize).clamp(1, n);
         let col_count = ((params.colsample * d as f64).round() as usize).clamp(1, d);
-        let mut probabilities = vec![0.0f64; k];
         for round in 0..params.n_rounds {
+            // One RNG per round, drawn in a fixed order (rows, then each
+            // class's column seed), so a fit is reproducible for its seed.
             let mut rng = ChaCha8Rng::seed_from_u64(
                 seed ^ (round as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
             );
-            let mut rows: Vec<u32> = if row_count < n {
-                sample(&mut rng, n, row_count)
-                    .into_iter()
-                    .map(|i| i as u32)
-                    .collect()
-            } else {
-                (0..n as u32).collect()
-            };
-            rows.sort_unstable();
-            let mut grad = vec![0.0f64; k * n];
-            let mut hess = vec![0.0f64; k * n];
-            for i in 0..n {
-                probabilities.copy_from_slice(&scores[i * k..(i + 1) * k]);
-                softmax(&mut probabilities);
-                for c in 0..k {
-                    let p = probabilities[c];
-                    grad[c * n + i] = p - if y[i] == c { 1.0 } else { 0.0 };
-                    hess[c * n + i] = (2.0 * p * (1.0 - p)).max(1e-16);
-                }
-            }
+            let rows = sample_rows(&mut rng, n, row_count);
+            let (grad, hess) = softmax_gradients(&scores, y, k);
             let class_seeds: Vec<u64> = (0..k).map(|_| rng.random()).collect();
-            let trees: Vec<(Tree, Vec<(usize, f64)>)> = (0..k)
+            let trees = (0..k)
                 .into_par_iter()
                 .map(|c| {
-                    let mut class_rng = ChaCha8Rng::seed_from_u64(class_seeds[c]);
-                    let mut features: Vec<usize> = if col_count < d {
-                        sample(&mut class_rng, d, col_count).into_iter().collect()
-                    } else {
-                        (0..d).collect()
-                    };
-                    features.sort_unstable();
                     let context = GrowContext {
                         data,
                         grad: &grad[c * n..(c + 1) * n],
                         hess: &hess[c * n..(c + 1) * n],
                         params: &params,
                     };
+                    let features = sample_columns(class_seeds[c], d, col_count);
                     grow_tree(&context, rows.clone(), &features)
                 })
-                .collect();
+                .collect::<Vec<_>>();
             let mut round_trees = Vec::with_capacity(k);
             for (c, (tree, splits)) in trees.into_iter().enumerate() {
                 for (f, gain) in splits {
                     model.gain[f] += gain;
                     model.splits[f] += 1;
                 }
-                for i in 0..n {
-                    scores[i * k + c] += tree.leaf(&x[i * d..(i + 1) * d])[0];
-                }
+                add_tree_scores(&tree, c, (x, d), k, &mut scores);
                 if let Some(e) = &eval {
-                    for i in 0..n_eval {
-                        eval_scores[i * k + c] += tree.leaf(&e.x[i * d..(i + 1) * d])[0];
-                    }
+                    add_tree_scores(&tree, c, (e.x, d), k, &mut eval_scores);
                 }
                 round_trees.push(tree);
             }
@@ -180,6 +153,61 @@ impl Gbdt {
             .zip(&self.splits)
             .map(|(g, &s)| if s > 0 { g / s as f64 } else { 0.0 })
             .collect()
+    }
+}
+
+/// The rows one round's trees see: a sample without replacement when
+/// `subsample` < 1, in ascending order.
+fn sample_rows(rng: &mut ChaCha8Rng, n: usize, row_count: usize) -> Vec<u32> {
+    let mut rows: Vec<u32> = if row_count < n {
+        sample(rng, n, row_count)
+            .into_iter()
+            .map(|i| i as u32)
+            .collect()
+    } else {
+        (0..n as u32).collect()
+    };
+    rows.sort_unstable();
+    rows
+}
+
+/// The columns one class's tree may split on (`colsample`), ascending.
+fn sample_columns(class_seed: u64, d: usize, col_count: usize) -> Vec<usize> {
+    let mut class_rng = ChaCha8Rng::seed_from_u64(class_seed);
+    let mut features: Vec<usize> = if col_count < d {
+        sample(&mut class_rng, d, col_count).into_iter().collect()
+    } else {
+        (0..d).collect()
+    };
+    features.sort_unstable();
+    features
+}
+
+/// Softmax cross-entropy gradients and hessians of the current scores
+/// (row-major, `k` per row), laid out class by class: `[c * n + i]`.
+fn softmax_gradients(scores: &[f64], y: &[usize], k: usize) -> (Vec<f64>, Vec<f64>) {
+    let n = y.len();
+    let mut grad = vec![0.0f64; k * n];
+    let mut hess = vec![0.0f64; k * n];
+    let mut probabilities = vec![0.0f64; k];
+    for i in 0..n {
+        probabilities.copy_from_slice(&scores[i * k..(i + 1) * k]);
+        softmax(&mut probabilities);
+        for c in 0..k {
+            let p = probabilities[c];
+            grad[c * n + i] = p - if y[i] == c { 1.0 } else { 0.0 };
+            hess[c * n + i] = (2.0 * p * (1.0 - p)).max(1e-16);
+        }
+    }
+    (grad, hess)
+}
+
+/// Adds class `c`'s new tree to the scores (`k` per row) of `rows`, a
+/// row-major matrix of `d` columns.
+fn add_tree_scores(tree: &Tree, c: usize, rows: (&[f64], usize), k: usize, scores: &mut [f64]) {
+    let (x, d) = rows;
+    for (i, row) in x.chunks_exact(d).enumerate() {
+        scores[i * k + c] += tree.leaf(row)[0];
     }
 }
 

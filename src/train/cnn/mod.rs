@@ -180,14 +180,12 @@ pub fn train(request: TrainRequest) -> Result<TrainSummary> {
             config.training.monitor, config.training.patience
         ));
     }
-    let average = trainer.finish_average(&data.val)?;
-    let test = trainer.test_best(&data.test)?;
-    let summary = TrainSummary {
-        average,
-        test,
+    let finished = Finished {
+        average: trainer.finish_average(&data.val)?,
+        test: trainer.test_best(&data.test)?,
         startup_seconds,
-        ..summarise(&trainer, config, &setup, &data, &run_dir)
     };
+    let summary = summarise(&trainer, finished, config, &setup, &data, &run_dir);
     let json = serde_json::to_string_pretty(&summary)
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     atomic_write_str(&run_dir.join("summary.json"), &json)?;
@@ -260,10 +258,18 @@ fn run_epochs(
     Ok(())
 }
 
-/// The summary of a finished session from the trainer's state; the
-/// averaged model, test metrics and start-up time are the caller's.
+/// What a session measures after its last epoch, for its summary.
+struct Finished {
+    average: Option<AverageSummary>,
+    test: Option<SplitMetrics>,
+    startup_seconds: f64,
+}
+
+/// The summary of a finished session: the trainer's state and the
+/// measurements after its last epoch.
 fn summarise(
     trainer: &Trainer,
+    finished: Finished,
     config: &Config,
     setup: &Setup,
     data: &setup::Splits,
@@ -293,12 +299,12 @@ fn summarise(
         monitor: config.training.monitor.clone(),
         best_epoch: state.best_epoch,
         best_val,
-        average: None,
-        test: None,
+        average: finished.average,
+        test: finished.test,
         skipped_clips: data.skipped.clone(),
         train_seconds: state.train_seconds,
         train_clips_per_second: clips_per_second,
-        startup_seconds: 0.0,
+        startup_seconds: finished.startup_seconds,
         audio_cache_hit: data.cache_hit,
         peak_rss_mb: peak_rss_mb(),
     }
