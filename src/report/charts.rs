@@ -42,22 +42,22 @@ fn bars_of(model: &ModelEntry) -> Vec<(String, f64)> {
     bars
 }
 
-/// Grouped bars: train / val / test accuracy of every model, the value
-/// printed on each bar.
-pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
-    let groups: Vec<Vec<(String, f64)>> = models.iter().map(bars_of).collect();
-    // Both kinds of train accuracy share the first slot of a group (a model
-    // has one or the other), then val, test, other data sets.
-    let slot_name = |label: &str| {
-        if label.starts_with("train") {
-            "train".to_string()
-        } else {
-            label.to_string()
-        }
-    };
+/// Where a bar goes in its model's group: both kinds of train accuracy
+/// share the first slot (a model has one or the other), then val, test,
+/// other data sets.
+fn slot_name(label: &str) -> String {
+    if label.starts_with("train") {
+        "train".to_string()
+    } else {
+        label.to_string()
+    }
+}
+
+/// The bar labels in slot order, and the slots, over all models' bars.
+fn bar_layout(groups: &[Vec<(String, f64)>]) -> (Vec<String>, Vec<String>) {
     let mut series: Vec<String> = Vec::new();
     let mut slots: Vec<String> = Vec::new();
-    for bars in &groups {
+    for bars in groups {
         for (label, _) in bars {
             if !series.contains(label) {
                 series.push(label.clone());
@@ -68,6 +68,14 @@ pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
         }
     }
     series.sort_by_key(|l| slots.iter().position(|s| *s == slot_name(l)));
+    (series, slots)
+}
+
+/// Grouped bars: train / val / test accuracy of every model, the value
+/// printed on each bar.
+pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
+    let groups: Vec<Vec<(String, f64)>> = models.iter().map(bars_of).collect();
+    let (series, slots) = bar_layout(&groups);
     let width = (220 * models.len() as u32 + 200).clamp(900, 2400);
     let height = 620;
     render_chart(path, width, height, |root| {

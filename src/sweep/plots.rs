@@ -51,25 +51,7 @@ type Dot = (usize, f64, bool);
 /// Objective against the values of `key`; false when no trial has a value
 /// yet (nothing drawn).
 fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable) -> Result<bool> {
-    let mut categories: Vec<String> = Vec::new();
-    let mut dots: Vec<Dot> = Vec::new();
-    for record in &table.trials {
-        let Some((_, value)) = record.trial.values.iter().find(|(k, _)| k == key) else {
-            continue;
-        };
-        let value = plain(value);
-        let index = match categories.iter().position(|c| *c == value) {
-            Some(i) => i,
-            None => {
-                categories.push(value);
-                categories.len() - 1
-            }
-        };
-        if let Some(dot) = dot_of(record, index) {
-            dots.push(dot);
-        }
-    }
-    dots.retain(|d| d.1.is_finite());
+    let (categories, dots) = dots_by_value(key, table);
     if dots.is_empty() {
         return Ok(false);
     }
@@ -110,15 +92,7 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
             .map_err(|x| e(&x))?;
         let accent = RGBColor(31, 119, 180);
         let pruned = RGBColor(214, 39, 40);
-        // Repeats of a value side by side, not on top of each other.
-        let mut seen = vec![0usize; n];
-        let offsets: Vec<f64> = dots
-            .iter()
-            .map(|&(i, _, _)| {
-                seen[i] += 1;
-                ((seen[i] - 1) % 7) as f64 * 0.04 - 0.12
-            })
-            .collect();
+        let offsets = side_by_side(&dots, n);
         chart
             .draw_series(dots.iter().zip(&offsets).map(|(&(i, y, done), dx)| {
                 let style = if done {
@@ -129,17 +103,7 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
                 Circle::new((i as f64 + dx, y), 5, style)
             }))
             .map_err(|x| e(&x))?;
-        for (i, _) in categories.iter().enumerate() {
-            let finished: Vec<f64> = dots
-                .iter()
-                .filter(|d| d.0 == i && d.2)
-                .map(|d| d.1)
-                .collect();
-            if finished.is_empty() {
-                continue;
-            }
-            let (mean, std) = mean_std(&finished);
-            let x = i as f64 + 0.25;
+        for (x, mean, std) in mean_bars(&dots, n) {
             let bar = [(x, mean - std), (x, mean + std)];
             let tick = [(x - 0.06, mean), (x + 0.06, mean)];
             chart
@@ -158,6 +122,66 @@ fn metric_by_parameter(path: &Path, key: &str, metric: &str, table: &TrialTable)
         Ok(())
     })?;
     Ok(true)
+}
+
+/// The trials that set `key`, as dots (value index, metric, finished)
+/// over the distinct values it took; trials without a finite metric are
+/// left out.
+fn dots_by_value(key: &str, table: &TrialTable) -> (Vec<String>, Vec<Dot>) {
+    let mut categories: Vec<String> = Vec::new();
+    let mut dots: Vec<Dot> = Vec::new();
+    for record in &table.trials {
+        let Some((_, value)) = record.trial.values.iter().find(|(k, _)| k == key) else {
+            continue;
+        };
+        let value = plain(value);
+        let index = match categories.iter().position(|c| *c == value) {
+            Some(i) => i,
+            None => {
+                categories.push(value);
+                categories.len() - 1
+            }
+        };
+        if let Some(dot) = dot_of(record, index) {
+            dots.push(dot);
+        }
+    }
+    dots.retain(|d| d.1.is_finite());
+    if dots.is_empty() {
+        return (categories, dots);
+    }
+    in_value_order(categories, dots)
+}
+
+/// Horizontal offsets that set repeats of a value side by side, not on
+/// top of each other.
+fn side_by_side(dots: &[Dot], n: usize) -> Vec<f64> {
+    let mut seen = vec![0usize; n];
+    dots.iter()
+        .map(|&(i, _, _)| {
+            seen[i] += 1;
+            ((seen[i] - 1) % 7) as f64 * 0.04 - 0.12
+        })
+        .collect()
+}
+
+/// Mean ± std of each value's finished trials: (x, mean, std), beside the
+/// value's dots.
+fn mean_bars(dots: &[Dot], n: usize) -> Vec<(f64, f64, f64)> {
+    (0..n)
+        .filter_map(|i| {
+            let finished: Vec<f64> = dots
+                .iter()
+                .filter(|d| d.0 == i && d.2)
+                .map(|d| d.1)
+                .collect();
+            if finished.is_empty() {
+                return None;
+            }
+            let (mean, std) = mean_std(&finished);
+            Some((i as f64 + 0.25, mean, std))
+        })
+        .collect()
 }
 
 /// Categories sorted by value when every value is a number (first-seen
