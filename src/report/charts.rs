@@ -3,12 +3,13 @@
 
 use std::path::Path;
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::sources::ModelEntry;
 use crate::error::Result;
-use crate::plot::{plot_error, render_chart};
+use crate::plot::{plot_error, render_chart, ChartArea};
 use crate::train::metrics::MetricsRow;
 
 /// Bar colours of train, val, test (and other data sets).
@@ -87,25 +88,7 @@ pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
             .y_label_area_size(70)
             .build_cartesian_2d(0.0f64..models.len() as f64, 0.0f64..1.17)
             .map_err(|x| e(&x))?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .y_desc("accuracy")
-            .y_labels(12)
-            // The band above 1.0 holds the legend: no ticks there.
-            .y_label_formatter(&|y: &f64| {
-                if *y > 1.0 + 1e-9 {
-                    String::new()
-                } else {
-                    format!("{y:.1}")
-                }
-            })
-            .light_line_style(RGBColor(238, 238, 238))
-            .label_style(("sans-serif", 16))
-            .axis_desc_style(("sans-serif", 18))
-            .draw()
-            .map_err(|x| e(&x))?;
+        draw_accuracy_axes(&mut chart).map_err(|x| e(&x))?;
         let slot = 0.8 / slots.len().max(1) as f64;
         for label in &series {
             let s = slots
@@ -117,49 +100,10 @@ pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
             } else {
                 SPLIT_COLOURS[s.min(SPLIT_COLOURS.len() - 1)]
             };
-            let rects: Vec<(f64, f64)> = groups
-                .iter()
-                .enumerate()
-                .filter_map(|(m, bars)| {
-                    bars.iter()
-                        .find(|(l, _)| l == label)
-                        .map(|(_, a)| (m as f64 + 0.1 + slot * s as f64, *a))
-                })
-                .collect();
-            chart
-                .draw_series(rects.iter().map(|&(x, a)| {
-                    Rectangle::new([(x, 0.0), (x + slot * 0.92, a)], colour.filled())
-                }))
-                .map_err(|x| e(&x))?
-                .label(label.clone())
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 7), (x + 16, y + 7)], colour.filled())
-                });
-            chart
-                .draw_series(rects.iter().map(|&(x, a)| {
-                    Text::new(
-                        format!("{:.3}", a),
-                        (x + slot * 0.46, a + 0.012),
-                        TextStyle::from(("sans-serif", 14).into_font())
-                            .pos(Pos::new(HPos::Center, VPos::Bottom)),
-                    )
-                }))
-                .map_err(|x| e(&x))?;
+            let rects = series_bars(&groups, label, slot, s);
+            draw_bar_series(&mut chart, &rects, slot, label, colour).map_err(|x| e(&x))?;
         }
-        // Model names under their groups, a line per few words (plotters
-        // draws one line per text element).
-        for (m, model) in models.iter().enumerate() {
-            let (x, y) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
-            for (i, line) in wrap(&model.name, 24).lines().enumerate() {
-                root.draw(&Text::new(
-                    line.to_string(),
-                    (x, y + 12 + 20 * i as i32),
-                    TextStyle::from(("sans-serif", 16).into_font())
-                        .pos(Pos::new(HPos::Center, VPos::Top)),
-                ))
-                .map_err(|x| e(&x))?;
-            }
-        }
+        draw_model_names(root, &chart, models).map_err(|x| e(&x))?;
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperMiddle)
@@ -172,7 +116,96 @@ pub fn comparison_chart(path: &Path, models: &[ModelEntry]) -> Result<()> {
     })
 }
 
-/// Break a long model name onto lines of about `width` characters.
+/// The comparison chart's plotting area: model slots on x, accuracy on y.
+type BarChart<'a, 'b> =
+    ChartContext<'a, BitMapBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The error plotters reports while drawing on a bitmap.
+type DrawError<'b> = DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>;
+
+fn draw_accuracy_axes<'b>(chart: &mut BarChart<'_, 'b>) -> std::result::Result<(), DrawError<'b>> {
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_desc("accuracy")
+        .y_labels(12)
+        // The band above 1.0 holds the legend: no ticks there.
+        .y_label_formatter(&|y: &f64| {
+            if *y > 1.0 + 1e-9 {
+                String::new()
+            } else {
+                format!("{y:.1}")
+            }
+        })
+        .light_line_style(RGBColor(238, 238, 238))
+        .label_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 18))
+        .draw()
+}
+
+/// One series' bars: (left edge, accuracy) for every model that has the
+/// series `label`, in slot `s` of width `slot` within the model's group.
+fn series_bars(groups: &[Vec<(String, f64)>], label: &str, slot: f64, s: usize) -> Vec<(f64, f64)> {
+    groups
+        .iter()
+        .enumerate()
+        .filter_map(|(m, bars)| {
+            bars.iter()
+                .find(|(l, _)| l == label)
+                .map(|(_, a)| (m as f64 + 0.1 + slot * s as f64, *a))
+        })
+        .collect()
+}
+
+/// One series' bars, its legend entry and each bar's value above it.
+fn draw_bar_series<'b>(
+    chart: &mut BarChart<'_, 'b>,
+    rects: &[(f64, f64)],
+    slot: f64,
+    label: &str,
+    colour: RGBColor,
+) -> std::result::Result<(), DrawError<'b>> {
+    chart
+        .draw_series(
+            rects
+                .iter()
+                .map(|&(x, a)| Rectangle::new([(x, 0.0), (x + slot * 0.92, a)], colour.filled())),
+        )?
+        .label(label.to_string())
+        .legend(move |(x, y)| Rectangle::new([(x, y - 7), (x + 16, y + 7)], colour.filled()));
+    chart.draw_series(rects.iter().map(|&(x, a)| {
+        Text::new(
+            format!("{:.3}", a),
+            (x + slot * 0.46, a + 0.012),
+            TextStyle::from(("sans-serif", 14).into_font())
+                .pos(Pos::new(HPos::Center, VPos::Bottom)),
+        )
+    }))?;
+    Ok(())
+}
+
+/// Model names under their groups, a line per few words (plotters draws
+/// one line per text element).
+fn draw_model_names<'b>(
+    root: &ChartArea<'b>,
+    chart: &BarChart<'_, 'b>,
+    models: &[ModelEntry],
+) -> std::result::Result<(), DrawError<'b>> {
+    for (m, model) in models.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(m as f64 + 0.5, 0.0));
+        for (i, line) in wrap(&model.name, 24).lines().enumerate() {
+            root.draw(&Text::new(
+                line.to_string(),
+                (x, y + 12 + 20 * i as i32),
+                TextStyle::from(("sans-serif", 16).into_font())
+                    .pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 fn wrap(text: &str, width: usize) -> String {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
