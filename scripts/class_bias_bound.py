@@ -33,8 +33,11 @@ def main():
             truth[os.path.normpath(os.path.join(root, row["path"]))] = row["label"]
 
     with open(args.predictions, newline="") as f:
-        rows = list(csv.DictReader(f))
-    classes = [c[2:] for c in rows[0] if c.startswith("p_")]
+        reader = csv.DictReader(f)
+        classes = [c[2:] for c in reader.fieldnames or [] if c.startswith("p_")]
+        rows = list(reader)
+    if not classes or not rows:
+        raise SystemExit(f"{args.predictions}: no p_<class> columns or no rows (a `predict --out` CSV?)")
     scores, labels = [], []
     for row in rows:
         if row.get("error"):
