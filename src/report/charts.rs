@@ -123,6 +123,7 @@ type BarChart<'a, 'b> =
 /// The error plotters reports while drawing on a bitmap.
 type DrawError<'b> = DrawingAreaErrorKind<<BitMapBackend<'b> as DrawingBackend>::ErrorType>;
 
+/// The y axis (accuracy, no ticks in the legend band above 1.0) and its grid.
 fn draw_accuracy_axes<'b>(chart: &mut BarChart<'_, 'b>) -> std::result::Result<(), DrawError<'b>> {
     chart
         .configure_mesh()
@@ -206,6 +207,7 @@ fn draw_model_names<'b>(
     Ok(())
 }
 
+/// Break a long model name onto lines of about `width` characters.
 fn wrap(text: &str, width: usize) -> String {
     let mut lines = vec![String::new()];
     for word in text.split(' ') {
