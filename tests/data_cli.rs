@@ -344,14 +344,24 @@ fn config_typos_and_missing_manifests_fail_clearly() {
     );
 
     // Every shipped config loads, the frozen ones under configs/history
-    // too; a missing manifest is named.
+    // too, and its manifest resolves into data/ (a frozen config sits a
+    // folder deeper, so a copied `../data/...` would point nowhere); a
+    // missing manifest is named.
     let mut loaded = 0;
     for dir in ["configs", "configs/history"] {
         for entry in std::fs::read_dir(repo_root().join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|x| x == "toml") {
-                soundclass::Config::load(Some(&path), &[])
+                let config = soundclass::Config::load(Some(&path), &[])
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                if let Some(manifest) = &config.data.manifest {
+                    assert!(
+                        without_dot_dots(manifest).starts_with(repo_root().join("data")),
+                        "{}: data.manifest resolves to {}, outside data/",
+                        path.display(),
+                        manifest.display()
+                    );
+                }
                 loaded += 1;
             }
         }
@@ -370,6 +380,22 @@ fn config_typos_and_missing_manifests_fail_clearly() {
     assert_eq!(result.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("nowhere/manifest.csv"), "{stderr}");
+}
+
+/// `path` with each `..` folded into the folder before it, as the file
+/// system would resolve it (no links in the repository's config paths).
+fn without_dot_dots(path: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 #[test]
