@@ -364,6 +364,7 @@ fn the_shipped_sweeps_are_valid() {
         ("decay", 3),
         ("seeds", 3),
         ("drive", 3),
+        ("pitch", 3),
     ];
     // Every spec in experiments/ is checked: a new one must be listed.
     let mut listed: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();
