@@ -356,7 +356,7 @@ fn config_typos_and_missing_manifests_fail_clearly() {
                     .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 if let Some(manifest) = &config.data.manifest {
                     assert!(
-                        without_dot_dots(manifest).starts_with(repo_root().join("data")),
+                        soundclass::util::absolute(manifest).starts_with(repo_root().join("data")),
                         "{}: data.manifest resolves to {}, outside data/",
                         path.display(),
                         manifest.display()
@@ -380,22 +380,6 @@ fn config_typos_and_missing_manifests_fail_clearly() {
     assert_eq!(result.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(stderr.contains("nowhere/manifest.csv"), "{stderr}");
-}
-
-/// `path` with each `..` folded into the folder before it, as the file
-/// system would resolve it (no links in the repository's config paths).
-fn without_dot_dots(path: &std::path::Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 #[test]
