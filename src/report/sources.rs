@@ -102,27 +102,22 @@ fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T> {
     serde_json::from_str(&text).map_err(|e| Error::manifest(path, format!("not readable: {e}")))
 }
 
+/// A CNN run's `summary.json`, the fields the report shows.
+#[derive(Deserialize)]
+struct RunSummary {
+    arch: String,
+    classes: Vec<String>,
+    best_epoch: Option<usize>,
+    best_val: Option<SplitMetrics>,
+    test: Option<SplitMetrics>,
+    parameters: usize,
+}
+
 /// A CNN run: `eval-*.json` files first, else the summary's best val and
 /// test; `name` overrides the folder's name.
 pub fn load_cnn_run(run: &Path, name: Option<String>) -> Result<ModelEntry> {
-    #[derive(Deserialize)]
-    struct Summary {
-        arch: String,
-        classes: Vec<String>,
-        best_epoch: Option<usize>,
-        best_val: Option<SplitMetrics>,
-        test: Option<SplitMetrics>,
-        parameters: usize,
-    }
-    #[derive(Deserialize)]
-    struct EvalFile {
-        split: String,
-        classes: Vec<String>,
-        #[serde(flatten)]
-        metrics: SplitMetrics,
-    }
     let summary_path = run.join("summary.json");
-    let summary: Option<Summary> = summary_path
+    let summary: Option<RunSummary> = summary_path
         .is_file()
         .then(|| read_json(&summary_path))
         .transpose()?;
@@ -131,43 +126,9 @@ pub fn load_cnn_run(run: &Path, name: Option<String>) -> Result<ModelEntry> {
     } else {
         Vec::new()
     };
-    let mut classes = summary
-        .as_ref()
-        .map(|s| s.classes.clone())
-        .unwrap_or_default();
-    let mut splits = Vec::new();
-    let mut eval_files: Vec<PathBuf> = std::fs::read_dir(run)
-        .map_err(|e| Error::io(run, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            name.starts_with("eval-") && name.ends_with(".json")
-        })
-        .collect();
-    eval_files.sort();
-    for path in eval_files {
-        let eval: EvalFile = read_json(&path)?;
-        let stem = path
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        // eval-<split>.json, or eval-<manifest>-<split>.json on another set.
-        let label = stem.trim_start_matches("eval-").to_string();
-        if classes.is_empty() {
-            classes = eval.classes.clone();
-        }
-        let _ = eval.split;
-        splits.push(SplitResult {
-            split: label,
-            metrics: eval.metrics,
-            source: path,
-        });
-    }
+    let (mut splits, eval_classes) = eval_file_results(run)?;
     if let Some(s) = &summary {
+        // The summary's figures only for splits no eval file covers.
         for (split, metrics) in [("val", &s.best_val), ("test", &s.test)] {
             if let (Some(m), false) = (metrics, splits.iter().any(|r| r.split == split)) {
                 splits.push(SplitResult {
@@ -195,6 +156,10 @@ pub fn load_cnn_run(run: &Path, name: Option<String>) -> Result<ModelEntry> {
         ),
         None => "no summary.json (run unfinished)".into(),
     };
+    let classes = match &summary {
+        Some(s) if !s.classes.is_empty() => s.classes.clone(),
+        _ => eval_classes,
+    };
     Ok(ModelEntry {
         name: name.unwrap_or_else(|| folder_name(run)),
         kind: "CNN",
@@ -205,6 +170,42 @@ pub fn load_cnn_run(run: &Path, name: Option<String>) -> Result<ModelEntry> {
         curves,
         details,
     })
+}
+
+/// The run's `eval-<split>.json` (or `eval-<manifest>-<split>.json`, on
+/// another set) files in name order, labelled by what follows `eval-`,
+/// with the classes of the first.
+fn eval_file_results(run: &Path) -> Result<(Vec<SplitResult>, Vec<String>)> {
+    #[derive(Deserialize)]
+    struct EvalFile {
+        classes: Vec<String>,
+        #[serde(flatten)]
+        metrics: SplitMetrics,
+    }
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(run)
+        .map_err(|e| Error::io(run, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with("eval-") && name.ends_with(".json")
+        })
+        .collect();
+    paths.sort();
+    let mut classes = Vec::new();
+    let mut splits = Vec::new();
+    for path in paths {
+        let eval: EvalFile = read_json(&path)?;
+        if classes.is_empty() {
+            classes = eval.classes;
+        }
+        let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+        splits.push(SplitResult {
+            split: stem.trim_start_matches("eval-").to_string(),
+            metrics: eval.metrics,
+            source: path.clone(),
+        });
+    }
+    Ok((splits, classes))
 }
 
 fn split_order(split: &str) -> (usize, String) {
