@@ -365,6 +365,9 @@ fn the_shipped_sweeps_are_valid() {
         ("seeds", 3),
         ("drive", 3),
         ("pitch", 3),
+        ("pitch4", 3),
+        ("stretch", 3),
+        ("shuffle", 3),
     ];
     // Every spec in experiments/ is checked: a new one must be listed.
     let mut listed: Vec<&str> = shipped.iter().map(|(name, _)| *name).collect();
