@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::manifest::Manifest;
+use super::manifest::{Clip, Manifest};
 use crate::audio::ClipLoader;
 use crate::config::Config;
 use crate::dsp::{write_spectrogram_png, MelSpectrogram, Spectrogram};
@@ -151,66 +151,26 @@ pub fn export_spectrograms(
     let mut skipped = Vec::new();
     let mut index = String::from("path,label,split,npy,n_mels,frames\n");
     let mut audio_seconds = 0.0;
-    let batch = 64;
+    // Batches bound the decoded audio held at once and feed the engine
+    // (the GPU one) several clips per dispatch.
     let indices: Vec<usize> = (0..manifest.clips.len()).collect();
-    for chunk in indices.chunks(batch) {
-        let loaded: Vec<(usize, Result<Vec<f32>>)> = chunk
-            .par_iter()
-            .map(|&i| {
-                let mut rng = ChaCha8Rng::seed_from_u64(config.training.seed ^ i as u64);
-                (
-                    i,
-                    loader.load(&manifest.resolve(&manifest.clips[i]), &mut rng),
-                )
-            })
-            .collect();
-        let mut good = Vec::new();
-        let mut signals = Vec::new();
-        for (i, result) in loaded {
-            match result {
-                Ok(signal) => {
-                    audio_seconds += signal.len() as f64 / config.audio.sample_rate as f64;
-                    good.push(i);
-                    signals.push(signal);
-                }
-                Err(e) => skipped.push(SkippedClip {
-                    path: manifest.resolve(&manifest.clips[i]),
-                    error: e.to_string(),
-                }),
-            }
-        }
+    for chunk in indices.chunks(64) {
+        let (good, signals) = decode_chunk(manifest, config, &loader, chunk, &mut skipped);
+        audio_seconds +=
+            signals.iter().map(|s| s.len()).sum::<usize>() as f64 / config.audio.sample_rate as f64;
         let specs = engine.compute_batch(&signals);
         let written: Vec<(usize, Result<Spectrogram>)> = good
             .into_par_iter()
             .zip(specs)
             .map(|(i, spec)| {
-                let result = spec.and_then(|spec| {
-                    let base = out.join(&stems[i]);
-                    write_npy_f32(
-                        &base.with_extension("npy"),
-                        &[spec.n_mels, spec.frames],
-                        &spec.data,
-                    )?;
-                    if png {
-                        write_spectrogram_png(&base.with_extension("png"), &spec)?;
-                    }
-                    Ok(spec)
-                });
-                (i, result)
+                let base = out.join(&stems[i]);
+                (i, spec.and_then(|spec| write_spectrogram(&base, spec, png)))
             })
             .collect();
         for (i, result) in written {
             let clip = &manifest.clips[i];
             match result {
-                Ok(spec) => index.push_str(&format!(
-                    "\"{}\",{},{},{}.npy,{},{}\n",
-                    clip.path.replace('"', "\"\""),
-                    clip.label,
-                    clip.split,
-                    stems[i],
-                    spec.n_mels,
-                    spec.frames
-                )),
+                Ok(spec) => index.push_str(&index_row(clip, &stems[i], &spec)),
                 Err(e) => skipped.push(SkippedClip {
                     path: manifest.resolve(clip),
                     error: e.to_string(),
@@ -228,6 +188,68 @@ pub fn export_spectrograms(
         audio_seconds,
         wall_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Decodes the clips `chunk` indexes in parallel (each crop seeded by the
+/// run seed and the clip's index); returns the decoded ones' indices and
+/// signals, and adds the others to `skipped`.
+fn decode_chunk(
+    manifest: &Manifest,
+    config: &Config,
+    loader: &ClipLoader,
+    chunk: &[usize],
+    skipped: &mut Vec<SkippedClip>,
+) -> (Vec<usize>, Vec<Vec<f32>>) {
+    let loaded: Vec<(usize, Result<Vec<f32>>)> = chunk
+        .par_iter()
+        .map(|&i| {
+            let mut rng = ChaCha8Rng::seed_from_u64(config.training.seed ^ i as u64);
+            let path = manifest.resolve(&manifest.clips[i]);
+            (i, loader.load(&path, &mut rng))
+        })
+        .collect();
+    let mut good = Vec::new();
+    let mut signals = Vec::new();
+    for (i, result) in loaded {
+        match result {
+            Ok(signal) => {
+                good.push(i);
+                signals.push(signal);
+            }
+            Err(e) => skipped.push(SkippedClip {
+                path: manifest.resolve(&manifest.clips[i]),
+                error: e.to_string(),
+            }),
+        }
+    }
+    (good, signals)
+}
+
+/// `<base>.npy` and, when `png`, `<base>.png`.
+fn write_spectrogram(base: &Path, spec: Spectrogram, png: bool) -> Result<Spectrogram> {
+    write_npy_f32(
+        &base.with_extension("npy"),
+        &[spec.n_mels, spec.frames],
+        &spec.data,
+    )?;
+    if png {
+        write_spectrogram_png(&base.with_extension("png"), &spec)?;
+    }
+    Ok(spec)
+}
+
+/// One `index.csv` row: the clip's path (CSV-quoted), label, split, file
+/// and shape.
+fn index_row(clip: &Clip, stem: &str, spec: &Spectrogram) -> String {
+    format!(
+        "\"{}\",{},{},{}.npy,{},{}\n",
+        clip.path.replace('"', "\"\""),
+        clip.label,
+        clip.split,
+        stem,
+        spec.n_mels,
+        spec.frames
+    )
 }
 
 #[cfg(test)]
